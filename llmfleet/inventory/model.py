@@ -1,0 +1,643 @@
+"""The typed fleet inventory: the single source of truth every other part reads.
+
+Field descriptions and examples here are the user documentation: ``llmfleet schema`` prints them
+as JSON Schema and the README's inventory reference is generated from them. Cross-object rules
+(references, VRAM budget, bind addresses, ...) live in :mod:`llmfleet.inventory.rules`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import cached_property
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from llmfleet.inventory.secrets import SecretRef
+from llmfleet.inventory.versions import litellm_version_problem
+
+HostName = Annotated[
+    str,
+    Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", description="A host or backend name: lower-case letters, digits and '-'."),
+]
+PublicName = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$",
+        description="A public model or group name at the gateway (what clients send as `model`).",
+    ),
+]
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="Lower-case hex SHA-256.")]
+Port = Annotated[int, Field(ge=1, le=65535)]
+Duration = Annotated[
+    str,
+    Field(pattern=r"^(-1|0|[0-9]+(ms|s|m|h))$", description="A duration such as 30s, 5m, 1h; 0 = unload at once, -1 = forever."),
+]
+
+Role = Literal["gateway", "gpu", "headscale"]
+BackendKind = Literal["ollama", "llamacpp", "openai_compatible"]
+ToolCalling = Literal["required", "optional", "none"]
+KvCacheType = Literal["f16", "q8_0", "q4_0"]
+
+MESH_NETWORK = ipaddress.ip_network("100.64.0.0/10")
+
+#: Cloud providers, by their LiteLLM provider prefix.
+CLOUD_PROVIDERS = (
+    "anthropic",
+    "openai",
+    "gemini",
+    "vertex_ai",
+    "azure",
+    "bedrock",
+    "mistral",
+    "groq",
+    "cohere",
+    "deepseek",
+    "openrouter",
+    "together_ai",
+    "fireworks_ai",
+    "huggingface",
+    "xai",
+)
+#: Providers that authenticate by other means than an API key (cloud IAM).
+KEYLESS_PROVIDERS = frozenset({"vertex_ai", "bedrock"})
+
+
+class Strict(BaseModel):
+    """Base for every inventory object: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Artifact(Strict):
+    """A downloadable file pinned by checksum (binary, GGUF weights)."""
+
+    url: str = Field(
+        pattern=r"^https?://\S+$",
+        description="Where to download it. In air-gapped mode the file name is fetched from `artifacts.mirror` instead.",
+        examples=["https://huggingface.co/unsloth/DeepSeek-R1-0528-Qwen3-8B-GGUF/resolve/main/DeepSeek-R1-0528-Qwen3-8B-UD-Q8_K_XL.gguf"],
+    )
+    sha256: Sha256 = Field(description="Expected SHA-256 of the file; a mismatch aborts the deploy.", examples=["9f2c" + "0" * 60])
+
+    @property
+    def filename(self) -> str:
+        """The file's name, taken from the URL."""
+        return self.url.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
+
+
+class Ssh(Strict):
+    """How pyinfra reaches the host."""
+
+    user: str = Field(default="root", description="SSH user (sudo is used when not root).", examples=["root", "ops"])
+    port: Port = Field(default=22, description="SSH port.", examples=[22])
+
+
+class Gpu(Strict):
+    """The host's GPUs (all of one kind)."""
+
+    vendor: Literal["nvidia"] = Field(default="nvidia", description="GPU vendor; only NVIDIA is deployed.", examples=["nvidia"])
+    count: int = Field(default=1, ge=1, le=16, description="Number of GPUs.", examples=[1])
+    vram_gib: float = Field(gt=0, le=512, description="VRAM of each GPU in GiB.", examples=[16, 24])
+    driver_branch: str = Field(pattern=r"^[0-9]{3}$", description="NVIDIA driver branch to install (e.g. 550, 570).", examples=["550"])
+    model: str | None = Field(default=None, description="Marketing name, for reports only.", examples=["RTX 4080"])
+
+    @property
+    def total_vram_gib(self) -> float:
+        """VRAM over all GPUs of the host."""
+        return self.count * self.vram_gib
+
+
+class MeshNode(Strict):
+    """The host's identity on the Headscale/Tailscale mesh."""
+
+    name: HostName | None = Field(default=None, description="Node name on the mesh; defaults to the host name.", examples=["gpu1"])
+    ip: ipaddress.IPv4Address = Field(
+        description="The node's mesh IPv4 (100.64.0.0/10), fixed so that binds and the ACL can name it.",
+        examples=["100.64.0.2"],
+    )
+
+    @field_validator("ip")
+    @classmethod
+    def _in_mesh_range(cls, ip: ipaddress.IPv4Address) -> ipaddress.IPv4Address:
+        if ip not in MESH_NETWORK:
+            raise ValueError(f"{ip} is not a mesh address (must be in {MESH_NETWORK})")
+        return ip
+
+
+class Host(Strict):
+    """A machine llmfleet deploys to."""
+
+    name: HostName = Field(description="Unique host name; also the pyinfra host name.", examples=["gw1", "gpu1"])
+    address: str = Field(
+        min_length=1, description="Address pyinfra connects to over SSH (DNS name or IP).", examples=["203.0.113.10", "gpu1.example.net"]
+    )
+    ssh: Ssh = Field(default_factory=Ssh, description="SSH connection settings.")
+    os: Literal["debian", "ubuntu"] = Field(
+        default="debian", description="Distribution family (selects package repositories).", examples=["debian"]
+    )
+    roles: list[Role] = Field(
+        min_length=1,
+        description="What the host does: `gateway` runs LiteLLM, `gpu` runs model backends, `headscale` runs the mesh control server.",
+        examples=[["gateway", "headscale"], ["gpu"]],
+    )
+    gpu: Gpu | None = Field(default=None, description="GPU hardware; omit for CPU-only backend hosts.")
+    mesh: MeshNode | None = Field(default=None, description="Mesh identity; required on every host when the fleet has a mesh.")
+
+    @field_validator("roles")
+    @classmethod
+    def _unique_roles(cls, roles: list[Role]) -> list[Role]:
+        if len(set(roles)) != len(roles):
+            raise ValueError("roles are listed more than once")
+        return roles
+
+    @property
+    def mesh_name(self) -> str:
+        """The node name on the mesh."""
+        return (self.mesh.name if self.mesh and self.mesh.name else None) or self.name
+
+
+class OllamaTuning(Strict):
+    """Ollama server settings (rendered as a systemd drop-in's environment)."""
+
+    version: str = Field(pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$", description="Pinned Ollama release.", examples=["0.5.7"])
+    binary: Artifact | None = Field(
+        default=None, description="The release archive, pinned by SHA-256 (deploy refuses to install without it)."
+    )
+    keep_alive: Duration = Field(
+        default="30m", description="How long a model stays loaded after its last request (OLLAMA_KEEP_ALIVE).", examples=["30m", "-1"]
+    )
+    num_parallel: int = Field(default=1, ge=1, le=64, description="Parallel requests per loaded model (OLLAMA_NUM_PARALLEL).", examples=[2])
+    max_loaded_models: int = Field(
+        default=1, ge=1, le=16, description="Models kept loaded at once (OLLAMA_MAX_LOADED_MODELS).", examples=[1]
+    )
+    context_length: int = Field(
+        default=4096, ge=256, description="Default context length per request slot (OLLAMA_CONTEXT_LENGTH).", examples=[8192]
+    )
+    kv_cache_type: KvCacheType = Field(
+        default="f16", description="KV cache quantization (OLLAMA_KV_CACHE_TYPE); q8_0/q4_0 need flash_attention.", examples=["q8_0"]
+    )
+    flash_attention: bool = Field(default=False, description="OLLAMA_FLASH_ATTENTION.", examples=[True])
+    models_dir: str | None = Field(
+        default=None, pattern=r"^/", description="Where model blobs live (OLLAMA_MODELS).", examples=["/srv/ollama/models"]
+    )
+
+
+class LlamaCppTuning(Strict):
+    """llama.cpp `llama-server` settings (one server instance serves one GGUF)."""
+
+    version: str = Field(pattern=r"^b[0-9]+$", description="Pinned llama.cpp build (release tag).", examples=["b4589"])
+    binary: Artifact | None = Field(default=None, description="The llama-server build archive, pinned by SHA-256.")
+    model: Artifact = Field(description="The GGUF weights, pinned by SHA-256.")
+    ctx_size: int = Field(
+        ge=256, description="Total context (`--ctx-size`), shared by all slots: each slot gets ctx_size / parallel.", examples=[32768]
+    )
+    parallel: int = Field(default=1, ge=1, le=64, description="Parallel request slots (`--parallel`).", examples=[4])
+    n_gpu_layers: int = Field(default=999, ge=0, description="Layers offloaded to the GPU (`--n-gpu-layers`); 999 = all.", examples=[37])
+    jinja: bool = Field(
+        default=True, description="Use the model's Jinja chat template (`--jinja`); needed for tool calling.", examples=[True]
+    )
+    flash_attn: bool = Field(default=False, description="`--flash-attn` (needed for a quantized V cache).", examples=[True])
+    cache_type_k: KvCacheType = Field(default="f16", description="`--cache-type-k`.", examples=["q8_0"])
+    cache_type_v: KvCacheType = Field(default="f16", description="`--cache-type-v`.", examples=["q8_0"])
+    extra_args: list[str] = Field(
+        default_factory=list,
+        description="Further llama-server flags (never --host, --port, --api-key, --model: those are managed).",
+        examples=[["--threads", "8"]],
+    )
+
+    @field_validator("extra_args")
+    @classmethod
+    def _no_managed_flags(cls, args: list[str]) -> list[str]:
+        managed = {"--host", "--port", "--api-key", "-m", "--model", "--ctx-size", "-c", "--parallel", "-np"}
+        clashing = sorted({a.split("=", 1)[0] for a in args} & managed)
+        if clashing:
+            raise ValueError(f"{', '.join(clashing)} are managed by llmfleet; set the matching field instead")
+        return args
+
+    @property
+    def slot_ctx(self) -> int:
+        """Context available to one request slot."""
+        return self.ctx_size // self.parallel
+
+
+class Backend(Strict):
+    """A model server on a `gpu` host: Ollama, llama.cpp, or any OpenAI-compatible server."""
+
+    name: HostName = Field(description="Unique backend name.", examples=["ollama-gpu1"])
+    kind: BackendKind = Field(description="Server software.", examples=["ollama", "llamacpp"])
+    host: HostName = Field(description="The host it runs on (must have the `gpu` role).", examples=["gpu1"])
+    port: Port = Field(description="Listening port.", examples=[11434, 8080])
+    bind: str = Field(
+        default="mesh",
+        description="Listen address: `mesh` (the host's mesh IP), `loopback` (127.0.0.1; only when the gateway is on the same host) "
+        "or an explicit IP that is one of those. Never 0.0.0.0 or a public address: these servers have no authentication.",
+        examples=["mesh", "loopback"],
+    )
+    api_path: str = Field(
+        default="/v1", pattern=r"^/", description="Path of the OpenAI-compatible API (llama.cpp, openai_compatible).", examples=["/v1"]
+    )
+    api_key: SecretRef | None = Field(
+        default=None, description="Key the server requires, if any (llama.cpp `--api-key`).", examples=["env:LLAMA_API_KEY"]
+    )
+    ollama: OllamaTuning | None = Field(default=None, description="Required when kind is `ollama`.")
+    llamacpp: LlamaCppTuning | None = Field(default=None, description="Required when kind is `llamacpp`.")
+
+    @model_validator(mode="after")
+    def _tuning_matches_kind(self) -> Backend:
+        if self.kind == "ollama" and self.ollama is None:
+            raise ValueError("an ollama backend needs an `ollama:` section (at least `version`)")
+        if self.kind == "llamacpp" and self.llamacpp is None:
+            raise ValueError("a llamacpp backend needs a `llamacpp:` section (version, model, ctx_size)")
+        if self.kind != "ollama" and self.ollama is not None:
+            raise ValueError(f"`ollama:` settings on a {self.kind} backend")
+        if self.kind != "llamacpp" and self.llamacpp is not None:
+            raise ValueError(f"`llamacpp:` settings on a {self.kind} backend")
+        return self
+
+
+class VramSpec(Strict):
+    """VRAM a local model needs: given directly, or derived from weights and KV-cache geometry."""
+
+    gib: float | None = Field(
+        default=None, gt=0, description="Measured total need in GiB (weights + KV + overhead); overrides the derivation.", examples=[9.5]
+    )
+    weights_gib: float | None = Field(
+        default=None, gt=0, description="Size of the weights in GiB (about the GGUF file size).", examples=[10.1]
+    )
+    layers: int | None = Field(default=None, ge=1, description="Transformer layers (for the KV cache).", examples=[36])
+    kv_heads: int | None = Field(default=None, ge=1, description="KV attention heads (GQA).", examples=[8])
+    head_dim: int | None = Field(default=None, ge=1, description="Dimension of one head.", examples=[128])
+    overhead_gib: float = Field(default=0.75, ge=0, description="Compute buffers and CUDA context.", examples=[0.75])
+
+    @model_validator(mode="after")
+    def _given_or_derivable(self) -> VramSpec:
+        geometry = (self.weights_gib, self.layers, self.kv_heads, self.head_dim)
+        if self.gib is None and any(v is None for v in geometry):
+            raise ValueError("give either `gib`, or all of weights_gib, layers, kv_heads and head_dim")
+        return self
+
+
+class Slo(Strict):
+    """Warm-latency objective, measured by `llmfleet check` through the gateway."""
+
+    ttft_p95_ms: int = Field(gt=0, description="p95 time to first token, warm, in ms.", examples=[800])
+    e2e_p95_ms: int = Field(gt=0, description="p95 end-to-end time of the probe request, warm, in ms.", examples=[4000])
+
+
+class Model(Strict):
+    """A model clients can ask the gateway for by its public name."""
+
+    name: PublicName = Field(description="Public name at the gateway.", examples=["qwen2.5-14b", "claude-haiku"])
+    backend: HostName | None = Field(
+        default=None, description="Local backend serving it (exclusive with `provider`).", examples=["ollama-gpu1"]
+    )
+    provider: str | None = Field(
+        default=None, description=f"Cloud provider, as LiteLLM names it: {', '.join(CLOUD_PROVIDERS)}.", examples=["anthropic"]
+    )
+    upstream: str = Field(
+        min_length=1,
+        description="The model id the backend or provider knows it by.",
+        examples=["qwen2.5:14b-instruct", "claude-3-5-haiku-20241022"],
+    )
+    litellm_prefix: str | None = Field(
+        default=None,
+        pattern=r"^[a-z_]+$",
+        description="LiteLLM provider prefix for a local model; derived when omitted (`ollama_chat` for Ollama, `openai` otherwise). "
+        "`ollama` (the /api/generate route) drops tools.",
+        examples=["ollama_chat"],
+    )
+    api_key: SecretRef | None = Field(
+        default=None, description="Provider API key reference (cloud models).", examples=["env:ANTHROPIC_API_KEY"]
+    )
+    api_base: str | None = Field(
+        default=None,
+        pattern=r"^https://\S+$",
+        description="Provider endpoint override (cloud models only).",
+        examples=["https://api-inference.huggingface.co/v1"],
+    )
+    mode: Literal["chat", "embedding"] = Field(default="chat", description="What the model is for.", examples=["chat"])
+    context_window: int | None = Field(
+        default=None, ge=256, description="Usable context in tokens (used for context-window fallbacks).", examples=[8192]
+    )
+    vram: VramSpec | None = Field(default=None, description="VRAM need of a local model (for the per-host budget).")
+    tools: ToolCalling = Field(
+        default="optional",
+        description="Tool-calling expectation: `required` (probe failure fails the check), `optional` (reported), `none` (not probed).",
+        examples=["required"],
+    )
+    slo: Slo | None = Field(default=None, description="Warm-latency objective.")
+    tags: list[Annotated[str, Field(pattern=r"^[a-z0-9-]+$")]] = Field(
+        default_factory=list, description="Free labels shown to clients, e.g. local, fast, cheap, best.", examples=[["local", "fast"]]
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Model:
+        if (self.backend is None) == (self.provider is None):
+            raise ValueError("set exactly one of `backend` (local model) or `provider` (cloud model)")
+        if self.provider is not None:
+            if self.litellm_prefix is not None:
+                raise ValueError("`litellm_prefix` is for local models; a cloud model's prefix is its `provider`")
+            if self.vram is not None:
+                raise ValueError("`vram` is for local models")
+        elif self.api_base is not None:
+            raise ValueError("`api_base` is for cloud models; a local model's address comes from its backend")
+        if self.mode == "embedding" and self.tools == "required":
+            raise ValueError("an embedding model cannot require tool calling")
+        return self
+
+    @property
+    def is_local(self) -> bool:
+        """True for a model served by one of the fleet's backends."""
+        return self.backend is not None
+
+
+class GroupMember(Strict):
+    """One deployment inside a load-balanced group."""
+
+    model: PublicName = Field(description="A model from `models`.", examples=["claude-opus"])
+    tpm: int | None = Field(default=None, ge=1, description="Tokens-per-minute capacity of this deployment.", examples=[1000000])
+    rpm: int | None = Field(default=None, ge=1, description="Requests-per-minute capacity.", examples=[1000])
+    weight: int | None = Field(default=None, ge=1, description="Relative share for simple-shuffle routing.", examples=[2])
+
+
+class Group(Strict):
+    """A public name that load-balances across several models."""
+
+    name: PublicName = Field(description="Public name of the group.", examples=["smart"])
+    members: list[GroupMember] = Field(min_length=1, description="Deployments behind the name.")
+
+
+class Routing(Strict):
+    """How the gateway routes, retries and falls back."""
+
+    fallback_mode: Literal["manual", "auto"] = Field(
+        default="manual",
+        description="`manual`: no automatic fallback, a failing model returns an error and clients switch. "
+        "`auto`: the `fallbacks` below fire. Fallbacks are never rendered in manual mode.",
+        examples=["auto"],
+    )
+    fallbacks: dict[PublicName, list[PublicName]] = Field(
+        default_factory=dict,
+        description="On error of the key model or group, try these in order.",
+        examples=[{"deepseek-r1": ["gemini-flash"]}],
+    )
+    context_window_fallbacks: dict[PublicName, list[PublicName]] = Field(
+        default_factory=dict,
+        description="When the prompt exceeds the key's context window, try these (each must have a larger window).",
+        examples=[{"smart": ["claude-opus-200k"]}],
+    )
+    groups: list[Group] = Field(default_factory=list, description="Load-balanced groups.")
+    strategy: Literal["simple-shuffle", "least-busy", "usage-based-routing-v2", "latency-based-routing"] = Field(
+        default="simple-shuffle", description="LiteLLM routing strategy inside a group.", examples=["usage-based-routing-v2"]
+    )
+    num_retries: int = Field(default=2, ge=0, le=10, description="Retries of a failed request on the same model.", examples=[2])
+    timeout_s: float = Field(default=600, gt=0, description="Per-request timeout in seconds.", examples=[120])
+    stream_timeout_s: float | None = Field(default=None, gt=0, description="Timeout for the first chunk of a stream.", examples=[30])
+    cooldown_s: int = Field(
+        default=60, ge=0, description="How long a deployment that failed `allowed_fails` times is skipped.", examples=[60]
+    )
+    allowed_fails: int = Field(default=3, ge=0, description="Failures per minute before cooldown.", examples=[3])
+
+
+class BundledPostgres(Strict):
+    """A Postgres container next to LiteLLM (compose runtime)."""
+
+    image: str = Field(
+        default="postgres:16.4",
+        pattern=r"^[^:@\s]+(:[A-Za-z0-9._-]+)?(@sha256:[0-9a-f]{64})?$",
+        description="Pinned image.",
+        examples=["postgres:16.4"],
+    )
+    password: SecretRef = Field(description="Password of the `litellm` database user.", examples=["env:POSTGRES_PASSWORD"])
+
+
+class Database(Strict):
+    """LiteLLM's Postgres (spend logs, keys, per-request cost). Exactly one of `bundled` or `url`."""
+
+    bundled: BundledPostgres | None = Field(default=None, description="Run Postgres beside the gateway.")
+    url: SecretRef | None = Field(default=None, description="Reference to an external DATABASE_URL.", examples=["env:DATABASE_URL"])
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Database:
+        if (self.bundled is None) == (self.url is None):
+            raise ValueError("set exactly one of `bundled` or `url`")
+        return self
+
+
+class Redis(Strict):
+    """Shared router state (required with more than one gateway host)."""
+
+    bundled: bool = Field(
+        default=False, description="Run Redis beside the gateway (compose runtime, single gateway only).", examples=[True]
+    )
+    image: str = Field(default="redis:7.4.1", description="Pinned image when bundled.", examples=["redis:7.4.1"])
+    host: str | None = Field(default=None, description="External Redis host (mesh IP or name).", examples=["100.64.0.5"])
+    port: Port = Field(default=6379, description="Redis port.", examples=[6379])
+    password: SecretRef = Field(description="Redis password reference.", examples=["env:REDIS_PASSWORD"])
+
+    @model_validator(mode="after")
+    def _bundled_or_external(self) -> Redis:
+        if self.bundled == (self.host is not None):
+            raise ValueError("set either `bundled: true` or an external `host`")
+        return self
+
+
+class HealthChecks(Strict):
+    """LiteLLM's own background health checks."""
+
+    background: bool = Field(default=True, description="Run background health checks (`/health` serves the last result).", examples=[True])
+    interval_s: int = Field(default=300, ge=10, description="Seconds between background checks.", examples=[300])
+    max_tokens: int = Field(
+        default=1, ge=1, le=64, description="Tokens a health-check generation may produce (keep it 1: it costs money).", examples=[1]
+    )
+
+
+class Logging(Strict):
+    """Request and cost logging."""
+
+    callbacks: list[str] = Field(
+        default_factory=list,
+        description="LiteLLM callbacks for every request (e.g. prometheus, langfuse, otel, s3, datadog).",
+        examples=[["prometheus"]],
+    )
+    json_logs: bool = Field(default=True, description="Structured JSON logs from the proxy.", examples=[True])
+    store_prompts: bool = Field(default=False, description="Keep prompts and responses in spend logs (privacy!).", examples=[False])
+
+
+class Gateway(Strict):
+    """The LiteLLM proxy, run on every host with the `gateway` role."""
+
+    litellm_version: str = Field(
+        description="Pinned LiteLLM release (x.y.z). `latest`/`main-latest` are refused, so are 1.82.7/1.82.8 "
+        "(compromised releases) and anything below 1.83.7 (proxy-auth SQL injection).",
+        examples=["1.106.2"],
+    )
+    runtime: Literal["compose", "systemd-venv"] = Field(
+        default="compose",
+        description="`compose`: the official container; `systemd-venv`: pip-installed LiteLLM in a venv under systemd.",
+        examples=["compose"],
+    )
+    image: str = Field(
+        default="ghcr.io/berriai/litellm",
+        pattern=r"^[a-z0-9./_-]+$",
+        description="Container image repository (compose runtime).",
+        examples=["ghcr.io/berriai/litellm"],
+    )
+    image_digest: str | None = Field(
+        default=None,
+        pattern=r"^sha256:[0-9a-f]{64}$",
+        description="Image digest; when set the image is pulled by digest (verified).",
+        examples=["sha256:" + "0" * 64],
+    )
+    port: Port = Field(default=4000, description="Port the proxy listens on.", examples=[4000])
+    bind: str = Field(
+        default="0.0.0.0",
+        description="Listen address. The proxy enforces the master key, so it may listen publicly; `llmfleet check` proves auth is on.",
+        examples=["0.0.0.0", "100.64.0.1"],
+    )
+    master_key: SecretRef = Field(
+        description="The admin key (must start with sk-, at least 32 characters).", examples=["env:LITELLM_MASTER_KEY"]
+    )
+    workers: int = Field(default=1, ge=1, le=32, description="Proxy worker processes.", examples=[1])
+    install_dir: str = Field(
+        default="/opt/llmfleet/litellm",
+        pattern=r"^/",
+        description="Directory on the host holding config.yaml, compose file and .env.",
+        examples=["/opt/llmfleet/litellm"],
+    )
+    drop_params: bool = Field(
+        default=True, description="Drop request parameters a provider does not support instead of failing.", examples=[True]
+    )
+    database: Database | None = Field(default=None, description="Postgres for keys and spend logs.")
+    redis: Redis | None = Field(default=None, description="Redis for shared routing state.")
+    health: HealthChecks = Field(default_factory=HealthChecks, description="Background health checks.")
+    logging: Logging = Field(default_factory=Logging, description="Request and cost logging.")
+
+    @field_validator("litellm_version")
+    @classmethod
+    def _deployable_version(cls, version: str) -> str:
+        problem = litellm_version_problem(version)
+        if problem:
+            raise ValueError(problem)
+        return version
+
+    @property
+    def image_ref(self) -> str:
+        """The pinned image reference: repository:tag, plus @digest when known."""
+        ref = f"{self.image}:main-v{self.litellm_version}"
+        return f"{ref}@{self.image_digest}" if self.image_digest else ref
+
+
+class Mesh(Strict):
+    """The Headscale control server and the tailnet it runs."""
+
+    headscale_host: HostName = Field(description="The host running Headscale (role `headscale`).", examples=["gw1"])
+    headscale_version: str = Field(pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$", description="Pinned Headscale release.", examples=["0.23.0"])
+    headscale_binary: Artifact | None = Field(default=None, description="The Headscale release binary, pinned by SHA-256.")
+    tailscale_version: str = Field(
+        default="1.78.1", pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$", description="Pinned Tailscale client release.", examples=["1.78.1"]
+    )
+    server_url: str = Field(
+        pattern=r"^https://[^/\s]+/?$", description="Public URL of the Headscale server.", examples=["https://hs.example.net"]
+    )
+    listen_port: Port = Field(default=8080, description="Port Headscale listens on (behind TLS).", examples=[8080])
+    base_domain: str = Field(
+        pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$",
+        description="MagicDNS base domain (must differ from the server URL's domain).",
+        examples=["mesh.example.internal"],
+    )
+    prefix_v4: ipaddress.IPv4Network = Field(
+        default=ipaddress.IPv4Network("100.64.0.0/10"), description="Tailnet IPv4 prefix.", examples=["100.64.0.0/10"]
+    )
+    user: str = Field(
+        default="llmfleet",
+        pattern=r"^[a-z0-9-]+$",
+        description="Headscale user that owns the fleet's nodes and tags.",
+        examples=["llmfleet"],
+    )
+
+
+class Artifacts(Strict):
+    """Where deploys download binaries and weights."""
+
+    mirror: str | None = Field(
+        default=None,
+        pattern=r"^(https?|file)://\S+$",
+        description="Air-gapped mode: fetch every artifact by file name from this base URL (still SHA-256 verified).",
+        examples=["http://mirror.internal/llmfleet/"],
+    )
+
+
+class Inventory(Strict):
+    """A fleet: hosts, model backends, models, routing, gateway and mesh."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="llmfleet inventory")
+
+    fleet: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", description="Fleet name (file name of the inventory).", examples=["prod"])
+    hosts: list[Host] = Field(min_length=1, description="Machines of the fleet.")
+    backends: list[Backend] = Field(default_factory=list, description="Local model servers.")
+    models: list[Model] = Field(min_length=1, description="Models served at the gateway.")
+    routing: Routing = Field(default_factory=Routing, description="Fallbacks, groups, retries, timeouts.")
+    gateway: Gateway = Field(description="The LiteLLM proxy.")
+    mesh: Mesh | None = Field(default=None, description="Headscale/Tailscale mesh; omit for a single-host fleet.")
+    artifacts: Artifacts = Field(default_factory=Artifacts, description="Download sources.")
+
+    # ----- lookups used by rules, render, deploy and checks -----
+    @cached_property
+    def host_by_name(self) -> dict[str, Host]:
+        """Hosts by name."""
+        return {h.name: h for h in self.hosts}
+
+    @cached_property
+    def backend_by_name(self) -> dict[str, Backend]:
+        """Backends by name."""
+        return {b.name: b for b in self.backends}
+
+    @cached_property
+    def model_by_name(self) -> dict[str, Model]:
+        """Models by public name."""
+        return {m.name: m for m in self.models}
+
+    @cached_property
+    def group_by_name(self) -> dict[str, Group]:
+        """Load-balanced groups by public name."""
+        return {g.name: g for g in self.routing.groups}
+
+    def hosts_with(self, role: Role) -> list[Host]:
+        """Hosts that have ``role``, in inventory order."""
+        return [h for h in self.hosts if role in h.roles]
+
+    def backends_on(self, host: str) -> list[Backend]:
+        """Backends running on ``host``."""
+        return [b for b in self.backends if b.host == host]
+
+    def models_on(self, backend: str) -> list[Model]:
+        """Models served by ``backend``."""
+        return [m for m in self.models if m.backend == backend]
+
+    def public_names(self) -> list[str]:
+        """Every name `/v1/models` lists: models, then groups, sorted."""
+        return sorted({m.name for m in self.models} | {g.name for g in self.routing.groups})
+
+    def backend_bind_ip(self, backend: Backend) -> str:
+        """The concrete address ``backend`` listens on."""
+        if backend.bind == "loopback":
+            return "127.0.0.1"
+        if backend.bind == "mesh":
+            host = self.host_by_name[backend.host]
+            if host.mesh is None:
+                raise ValueError(f"backend {backend.name} binds to the mesh but host {host.name} has no mesh IP")
+            return str(host.mesh.ip)
+        return backend.bind
+
+    def backend_url(self, backend: Backend) -> str:
+        """Base URL the gateway uses to reach ``backend`` (no API path)."""
+        return f"http://{self.backend_bind_ip(backend)}:{backend.port}"
+
+
+def dump_json_schema() -> dict[str, Any]:
+    """The inventory's JSON Schema (for editors: yaml-language-server)."""
+    schema = Inventory.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://llmfleet.dev/schema/inventory.json"
+    return schema
