@@ -1,0 +1,185 @@
+"""The ``llmfleet`` command line: schema, validate, render, import, check, health.
+
+Exit codes: 0 success; 1 a check failed or a rendered tree is stale; 2 bad input (every problem
+is listed, with file, line and field; no traceback, nothing half-written).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+
+from llmfleet.inventory import InventoryError, Loaded, Problem, dump_json_schema, load, overlay_for
+from llmfleet.inventory.problems import errors
+
+app = typer.Typer(
+    name="llmfleet",
+    help="Deployment-as-code for self-hosted LLM gateways: one typed inventory → validated configs → deploy → checks.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+import_app = typer.Typer(help="Turn existing configs into an llmfleet inventory, reporting their mistakes.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+InventoryArg = Annotated[Path, typer.Argument(help="Inventory file, e.g. inventories/prod.yml.", show_default=False)]
+EnvOpt = Annotated[str | None, typer.Option("--env", help="Merge the overlay <inventory>.<ENV>.yml over the inventory.")]
+OverlayOpt = Annotated[Path | None, typer.Option("--overlay", help="Merge this overlay file over the inventory.")]
+
+
+def fail(problems: list[Problem], what: str = "inventory") -> NoReturn:
+    """Print every problem and exit 2."""
+    for p in problems:
+        err.print(str(p), markup=False)
+    n = len(errors(problems))
+    err.print(f"{n} error{'s' if n != 1 else ''} in the {what}; nothing was written.", markup=False)
+    raise typer.Exit(2)
+
+
+def load_or_exit(inventory: Path, env: str | None = None, overlay: Path | None = None) -> Loaded:
+    """Load an inventory (with its overlay), printing warnings; exit 2 listing all errors."""
+    if env and overlay:
+        err.print("use either --env or --overlay, not both")
+        raise typer.Exit(2)
+    if env:
+        overlay = overlay_for(inventory, env)
+        if not overlay.exists():
+            fail([Problem((), f"no overlay for environment '{env}' (expected {overlay})", file=str(inventory))])
+    try:
+        loaded = load(inventory, overlay)
+    except InventoryError as exc:
+        fail(exc.problems)
+    for warning in loaded.warnings:
+        err.print(str(warning), markup=False)
+    return loaded
+
+
+@app.command()
+def schema(
+    output: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of stdout.")] = None,
+) -> None:
+    """Print the inventory's JSON Schema (for yaml-language-server completion in editors)."""
+    text = json.dumps(dump_json_schema(), indent=2, sort_keys=True) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+
+
+@app.command()
+def validate(inventory: InventoryArg, env: EnvOpt = None, overlay: OverlayOpt = None) -> None:
+    """Load + cross-check the inventory, render every file in memory and validate the results."""
+    from llmfleet.render import render_fleet, validate_rendered
+
+    loaded = load_or_exit(inventory, env, overlay)
+    files = render_fleet(loaded.inventory)
+    problems = validate_rendered(files, loaded.inventory)
+    for p in problems:
+        if p.severity == "warning":
+            err.print(str(p), markup=False)
+    if errors(problems):
+        fail(problems, "rendered files")
+    inv = loaded.inventory
+    out.print(
+        f"{inventory}: fleet {inv.fleet} is valid — {len(inv.hosts)} hosts, {len(inv.backends)} backends, "
+        f"{len(inv.models)} models, {len(inv.routing.groups)} groups; {len(files)} files render cleanly.",
+        markup=False,
+    )
+
+
+@app.command()
+def render(
+    inventory: InventoryArg,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Write the rendered tree here (swapped in atomically).")] = None,
+    check_dir: Annotated[Path | None, typer.Option("--check", help="Exit 1 with a unified diff when this rendered tree is stale.")] = None,
+    env: EnvOpt = None,
+    overlay: OverlayOpt = None,
+) -> None:
+    """Render every host's files from the inventory (deterministic, byte-identical across runs)."""
+    from llmfleet.render import diff_tree, render_fleet, validate_rendered, write_tree
+
+    if (out_dir is None) == (check_dir is None):
+        err.print("give exactly one of --out DIR or --check DIR")
+        raise typer.Exit(2)
+    loaded = load_or_exit(inventory, env, overlay)
+    files = render_fleet(loaded.inventory)
+    problems = validate_rendered(files, loaded.inventory)
+    if errors(problems):
+        fail(problems, "rendered files")
+    if check_dir is not None:
+        diff = diff_tree(files, check_dir)
+        if diff:
+            sys.stdout.write(diff)
+            err.print(f"{check_dir} is stale: run `llmfleet render {inventory} --out {check_dir}`", markup=False)
+            raise typer.Exit(1)
+        out.print(f"{check_dir} is up to date ({len(files)} files).", markup=False)
+        return
+    assert out_dir is not None
+    write_tree(files, out_dir)
+    print_tree(out_dir, files)
+
+
+def print_tree(out_dir: Path, files: list) -> None:
+    """Summarise a rendered tree per host: each file and where it goes on the host."""
+    out.print(f"Rendered {len(files)} files into {out_dir}/", markup=False)
+    for host in sorted({f.host for f in files}):
+        out.print(f"  {host}", markup=False)
+        for f in (f for f in files if f.host == host):
+            out.print(f"    {f.relpath.split('/', 1)[1]:<42} → {f.dest}", markup=False)
+
+
+@import_app.command("litellm")
+def import_litellm_cmd(
+    config: Annotated[Path, typer.Argument(help="An existing LiteLLM proxy config.yaml.", show_default=False)],
+    compose: Annotated[Path | None, typer.Option("--compose", help="The docker-compose.yml that runs it.")] = None,
+    fleet: Annotated[str, typer.Option("--fleet", help="Name of the new fleet.")] = "imported",
+    output: Annotated[Path | None, typer.Option("--out", help="Write the draft inventory here (default: stdout).")] = None,
+) -> None:
+    """Turn a LiteLLM config (and its compose file) into a draft inventory; report each mistake with its fix.
+
+    Exit 0 when nothing is wrong, 1 when findings were reported, 2 when the input cannot be read.
+    """
+    from llmfleet.importer import ImportInputError, format_findings, import_litellm
+
+    try:
+        result = import_litellm(config, compose, fleet=fleet)
+    except ImportInputError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(2) from None
+    if output is None:
+        sys.stdout.write(result.inventory_yaml)
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(result.inventory_yaml, encoding="utf-8")
+        err.print(f"wrote draft inventory {output}", markup=False)
+    if result.findings:
+        err.print(format_findings(result.findings), markup=False)
+        err.print(f"{len(result.findings)} finding(s): fix them in the draft before deploying.", markup=False)
+        raise typer.Exit(1)
+
+
+def _register_checks() -> None:
+    if importlib.util.find_spec("checks") is None:  # pragma: no cover - partial install
+        return
+    from checks.cli import check_command, health_command
+
+    app.command("check")(check_command)
+    app.command("health")(health_command)
+
+
+_register_checks()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
