@@ -79,9 +79,9 @@ def schema(
 @app.command()
 def validate(inventory: InventoryArg, env: EnvOpt = None, overlay: OverlayOpt = None) -> None:
     """Load + cross-check the inventory, render every file in memory and validate the results."""
+    loaded = load_or_exit(inventory, env, overlay)
     from llmfleet.render import render_fleet, validate_rendered
 
-    loaded = load_or_exit(inventory, env, overlay)
     files = render_fleet(loaded.inventory)
     problems = validate_rendered(files, loaded.inventory)
     for p in problems:
@@ -106,12 +106,12 @@ def render(
     overlay: OverlayOpt = None,
 ) -> None:
     """Render every host's files from the inventory (deterministic, byte-identical across runs)."""
-    from llmfleet.render import diff_tree, render_fleet, validate_rendered, write_tree
-
     if (out_dir is None) == (check_dir is None):
         err.print("give exactly one of --out DIR or --check DIR")
         raise typer.Exit(2)
     loaded = load_or_exit(inventory, env, overlay)
+    from llmfleet.render import diff_tree, render_fleet, validate_rendered, write_tree
+
     files = render_fleet(loaded.inventory)
     problems = validate_rendered(files, loaded.inventory)
     if errors(problems):
@@ -169,7 +169,7 @@ def import_litellm_cmd(
 
 
 def _register_checks() -> None:
-    if importlib.util.find_spec("checks") is None:  # pragma: no cover - partial install
+    if importlib.util.find_spec("checks") is None or importlib.util.find_spec("checks.cli") is None:  # pragma: no cover
         return
     from checks.cli import check_command, health_command
 
@@ -183,3 +183,7 @@ _register_checks()
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+if __name__ == "__main__":
+    main()

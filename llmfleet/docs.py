@@ -46,12 +46,13 @@ def _models_in_order(root: type[BaseModel]) -> list[type[BaseModel]]:
     seen: list[type[BaseModel]] = []
 
     def visit(tp: Any) -> None:
-        for arg in (tp, *typing.get_args(tp)):
-            if isinstance(arg, type) and issubclass(arg, BaseModel) and arg not in seen:
-                seen.append(arg)
-                for field in arg.model_fields.values():
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            if tp not in seen:
+                seen.append(tp)
+                for field in tp.model_fields.values():
                     visit(field.annotation)
-            elif typing.get_args(arg):
+        else:
+            for arg in typing.get_args(tp):
                 visit(arg)
 
     visit(root)
