@@ -607,13 +607,28 @@ class Inventory(Strict):
         """Hosts that have ``role``, in inventory order."""
         return [h for h in self.hosts if role in h.roles]
 
+    @cached_property
+    def _backends_by_host(self) -> dict[str, list[Backend]]:
+        index: dict[str, list[Backend]] = {}
+        for b in self.backends:
+            index.setdefault(b.host, []).append(b)
+        return index
+
+    @cached_property
+    def _models_by_backend(self) -> dict[str, list[Model]]:
+        index: dict[str, list[Model]] = {}
+        for m in self.models:
+            if m.backend is not None:
+                index.setdefault(m.backend, []).append(m)
+        return index
+
     def backends_on(self, host: str) -> list[Backend]:
         """Backends running on ``host``."""
-        return [b for b in self.backends if b.host == host]
+        return self._backends_by_host.get(host, [])
 
     def models_on(self, backend: str) -> list[Model]:
         """Models served by ``backend``."""
-        return [m for m in self.models if m.backend == backend]
+        return self._models_by_backend.get(backend, [])
 
     def public_names(self) -> list[str]:
         """Every name `/v1/models` lists: models, then groups, sorted."""

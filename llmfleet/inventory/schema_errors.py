@@ -117,14 +117,12 @@ def literal_secret_problems(root: type[BaseModel], data: Any, path: FieldPath = 
     elif isinstance(data, list):
         for i, value in enumerate(data):
             out += literal_secret_problems(root, value, (*path, i))
-    elif isinstance(data, str) and type_at(root, path) is not SecretRef:
-        kind = looks_like_literal_secret(data)
-        if kind:
-            out.append(
-                Problem(
-                    path,
-                    f"this looks like {kind}: a literal secret is not allowed anywhere in an inventory; "
-                    "reference it as env:NAME or file:PATH in the field meant for it",
-                )
+    elif isinstance(data, str) and (kind := looks_like_literal_secret(data)) and type_at(root, path) is not SecretRef:
+        out.append(
+            Problem(
+                path,
+                f"this looks like {kind}: a literal secret is not allowed anywhere in an inventory; "
+                "reference it as env:NAME or file:PATH in the field meant for it",
             )
+        )
     return out

@@ -1,8 +1,10 @@
 """Read YAML into plain data plus a map of where every value came from.
 
-``ruamel.yaml`` keeps line numbers on the nodes it builds; we convert to plain dicts/lists (the
-model never sees YAML types) and keep a parallel :class:`Located` tree, so that any field path
-can be turned back into ``file:line`` — also after an overlay was merged over a base file.
+PyYAML's C parser (libyaml) composes the node tree with positions fast (a 40,000-line fleet in
+~0.3 s, where a pure-Python round-trip parser takes seconds); we convert the nodes to plain
+dicts/lists (the model never sees YAML types) and keep a parallel :class:`Located` tree, so that
+any field path can be turned back into ``file:line`` — also after an overlay was merged over a
+base file. Duplicate keys, which YAML parsers silently accept, are refused.
 """
 
 from __future__ import annotations
@@ -11,12 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.constructor import DuplicateKeyError
-from ruamel.yaml.error import MarkedYAMLError
+import yaml
 
 from llmfleet.inventory.problems import FieldPath, Problem
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass
@@ -41,56 +42,61 @@ def read_yaml(path: Path, display: str | None = None) -> tuple[Any, Located]:
     name = display or str(path)
     try:
         text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise YamlSourceError(Problem((), f"cannot read: {exc.strerror}", file=name)) from None
-    yaml = YAML(typ="rt")
-    yaml.allow_duplicate_keys = False
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise YamlSourceError(Problem((), f"cannot read: {reason}", file=name)) from None
+    return parse_yaml(text, name)
+
+
+def parse_yaml(text: str, name: str) -> tuple[Any, Located]:
+    """Parse YAML ``text`` (reported as file ``name``) into plain data and its location tree."""
+    loader = _Loader(text)
     try:
-        node = yaml.load(text)
-    except DuplicateKeyError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        raise YamlSourceError(Problem((), f"duplicate key: {_first_line(exc.problem)}", file=name, line=line)) from None
-    except MarkedYAMLError as exc:
+        node = loader.get_single_node()
+        if node is None:
+            return {}, Located(name, 1)
+        return _Converter(loader, name).convert(node)
+    except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         raise YamlSourceError(Problem((), f"invalid YAML: {exc.problem or exc.context}", file=name, line=line)) from None
-    if node is None:
-        node = CommentedMap()
-    return _convert(node, name, 1)
+    except yaml.YAMLError as exc:
+        raise YamlSourceError(Problem((), f"invalid YAML: {exc}", file=name)) from None
+    finally:
+        loader.dispose()
 
 
-def _first_line(text: str | None) -> str:
-    return (text or "").strip().splitlines()[0] if text else "duplicate key"
+class _Converter:
+    def __init__(self, loader: Any, file: str):
+        self.loader = loader
+        self.file = file
 
-
-def _convert(node: Any, file: str, line: int) -> tuple[Any, Located]:
-    if isinstance(node, CommentedMap):
-        loc = Located(file, node.lc.line + 1 if node.lc.line is not None else line)
-        out: dict[Any, Any] = {}
-        for key, value in node.items():
-            key_line = node.lc.key(key)[0] + 1
-            out[key], loc.children[key] = _convert(value, file, key_line)
-            loc.children[key].line = key_line
-        return out, loc
-    if isinstance(node, CommentedSeq):
-        loc = Located(file, line)
-        items = []
-        for i, value in enumerate(node):
-            item_line = node.lc.item(i)[0] + 1
-            data, child = _convert(value, file, item_line)
-            child.line = item_line
-            items.append(data)
-            loc.children[i] = child
-        return items, loc
-    return _plain_scalar(node), Located(file, line)
-
-
-def _plain_scalar(value: Any) -> Any:
-    """ruamel returns str/int/float/bool subclasses; give pydantic the builtins."""
-    for kind in (bool, int, float, str):
-        if isinstance(value, kind):
-            return kind(value)
-    return value
+    def convert(self, node: yaml.Node) -> tuple[Any, Located]:
+        line = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            self.loader.flatten_mapping(node)  # YAML merge keys (<<)
+            out: dict[Any, Any] = {}
+            loc = Located(self.file, line)
+            for key_node, value_node in node.value:
+                key = self.loader.construct_object(key_node)
+                key_line = key_node.start_mark.line + 1
+                if not isinstance(key, str | int | float | bool):
+                    raise YamlSourceError(Problem((), "a mapping key must be a plain value", file=self.file, line=key_line))
+                if key in out:
+                    raise YamlSourceError(
+                        Problem((), f"duplicate key '{key}' (first at line {loc.children[key].line})", file=self.file, line=key_line)
+                    )
+                out[key], loc.children[key] = self.convert(value_node)
+                loc.children[key].line = key_line
+            return out, loc
+        if isinstance(node, yaml.SequenceNode):
+            items = []
+            loc = Located(self.file, line)
+            for i, item_node in enumerate(node.value):
+                data, loc.children[i] = self.convert(item_node)
+                items.append(data)
+            return items, loc
+        return self.loader.construct_object(node, deep=True), Located(self.file, line)
 
 
 def merge(base: Any, base_loc: Located, over: Any, over_loc: Located) -> tuple[Any, Located]:
