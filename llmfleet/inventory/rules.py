@@ -67,7 +67,10 @@ def effective_prefix(inv: Inventory, model: Model) -> str:
         return model.provider
     if model.litellm_prefix is not None:
         return model.litellm_prefix
-    return PREFIXES_BY_KIND[inv.backend_by_name[model.backend].kind][0]  # type: ignore[index]
+    kind = inv.backend_by_name[model.backend].kind  # type: ignore[index]
+    if kind == "ollama" and model.mode == "embedding":
+        return "ollama"  # LiteLLM's embedding() routes Ollama only under `ollama/`
+    return PREFIXES_BY_KIND[kind][0]
 
 
 def _unknown(kind: str, name: str, known: Iterable[str]) -> str:
@@ -287,7 +290,7 @@ def model_routes(inv: Inventory, names: Names) -> Iterator[Problem]:
                 ("models", i, "litellm_prefix"), f"'{prefix}/' does not talk to a {backend.kind} backend; use {' or '.join(allowed)}"
             )
             continue
-        if prefix in TOOL_DROPPING_PREFIXES and m.tools != "none":
+        if prefix in TOOL_DROPPING_PREFIXES and m.tools != "none" and m.mode == "chat":
             fix = TOOL_DROPPING_PREFIXES[prefix]
             message = (
                 f"LiteLLM's '{prefix}/' route drops tools, so tool calls would silently come back as prose; "
@@ -311,6 +314,12 @@ def backend_models(inv: Inventory, names: Names) -> Iterator[Problem]:
                 yield Problem(("backends", bi, "llamacpp", "cache_type_v"), "a quantized V cache needs flash_attn: true")
         if b.ollama is not None and b.ollama.kv_cache_type != "f16" and not b.ollama.flash_attention:
             yield Problem(("backends", bi, "ollama", "kv_cache_type"), "Ollama ignores a quantized KV cache without flash_attention: true")
+    ollama_hosts: set[str] = set()
+    for bi, b in enumerate(inv.backends):
+        if b.kind == "ollama":
+            if b.host in ollama_hosts:
+                yield Problem(("backends", bi, "host"), f"host '{b.host}' already runs an Ollama backend: Ollama is one system service per host")
+            ollama_hosts.add(b.host)
     for i, m in enumerate(inv.models):
         b = inv.backend_by_name.get(m.backend or "")
         if b is None or m.context_window is None:

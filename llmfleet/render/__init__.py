@@ -1,0 +1,15 @@
+"""Render an inventory into per-host files, write them atomically, and validate them.
+
+The API used by the CLI, deploy and the checks::
+
+    render_fleet(inv) -> list[RenderedFile]      # pure, deterministic, sorted by relpath
+    write_tree(files, out_dir) -> None           # atomic swap + MANIFEST.json
+    diff_tree(files, out_dir) -> str             # unified diff, "" when current
+    validate_rendered(files, inv) -> list[Problem]
+"""
+
+from llmfleet.render.engine import RenderedFile, RenderError, render_fleet
+from llmfleet.render.output import MANIFEST, OutputError, diff_tree, write_tree
+from llmfleet.render.validate import validate_rendered
+
+__all__ = ["MANIFEST", "OutputError", "RenderError", "RenderedFile", "diff_tree", "render_fleet", "validate_rendered", "write_tree"]

@@ -1,0 +1,779 @@
+"""Pure functions from an :class:`Inventory` to the small per-file views templates render.
+
+Templates see only these views (plain dataclasses, dicts, lists, strings and numbers): never the
+inventory, never pyinfra host data. Every secret appears as a *name* (``os.environ/NAME``, a
+compose ``${NAME:?...}`` interpolation, an env var to fill in), never as a value.
+
+:func:`plan_fleet` decides which files each host gets; the host paths those files land on are the
+module constants below (deploy installs binaries and data to the same places).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from llmfleet.inventory.model import Backend, Host, Inventory, Model
+from llmfleet.inventory.rules import effective_prefix
+from llmfleet.inventory.secrets import SecretRef
+
+# ----------------------------------------------------------------------------- host paths
+SYSTEMD_DIR = "/etc/systemd/system"
+#: Deploy installs the pinned ``litellm[proxy]`` here for the systemd-venv runtime.
+LITELLM_VENV = "/opt/llmfleet/litellm-venv"
+#: Deploy installs each pinned llama.cpp build's ``llama-server`` here (``{version}`` = e.g. b4589).
+LLAMA_SERVER_BIN = "/opt/llmfleet/llama.cpp/{version}/llama-server"
+#: GGUF weights, by the artifact's file name.
+MODELS_DIR = "/var/lib/llmfleet/models"
+#: Files deploy writes with values (0600, root): llama-server API keys, ``<backend>.key``.
+SECRETS_DIR = "/etc/llmfleet/secrets"
+#: Non-secret llmfleet data on every host (tailscale up arguments, ...).
+LLMFLEET_ETC = "/etc/llmfleet"
+OLLAMA_DIR = "/opt/llmfleet/ollama"
+HEADSCALE_BIN = "/usr/local/bin/headscale"
+HEADSCALE_ETC = "/etc/headscale"
+HEADSCALE_STATE = "/var/lib/headscale"
+#: The compose project name of the gateway (``docker compose -p``; also the top-level ``name:``).
+COMPOSE_PROJECT = "litellm"
+
+#: Tailscale ACL tag per host role.
+ROLE_TAGS = {"gateway": "tag:gateway", "gpu": "tag:gpu", "headscale": "tag:headscale"}
+#: First llama.cpp build whose ``--flash-attn`` takes a value (on|off|auto, default auto) instead
+#: of being a bare switch (ggml-org/llama.cpp#15434, shipped by b6327).
+LLAMA_FLASH_ATTN_VALUE_BUILD = 6327
+#: First Headscale release with policy v2, where a user in a policy must be written ``name@``.
+HEADSCALE_POLICY_V2 = (0, 26, 0)
+
+#: The api_key of a local OpenAI-style model whose server needs none (not a secret; see _deployment_params).
+NO_KEY_PLACEHOLDER = "llmfleet-no-key"
+
+MODE_FILE = 0o644
+MODE_UNIT = 0o644
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """One file to render: which template with which view, and where it goes."""
+
+    host: str
+    relpath: str
+    template: str
+    view: Any
+    dest: str
+    mode: int = MODE_FILE
+    service: str | None = None
+
+
+# ----------------------------------------------------------------------------- helpers
+def _num(value: float) -> int | float:
+    """``600.0`` → ``600`` so rendered numbers read naturally; other floats unchanged."""
+    return int(value) if float(value).is_integer() else value
+
+
+def _unit_service(name: str) -> str:
+    return f"{name}.service"
+
+
+def litellm_service(inv: Inventory) -> str:
+    """What to restart when the gateway's files change: the compose project or the systemd unit."""
+    return f"compose:{COMPOSE_PROJECT}" if inv.gateway.runtime == "compose" else _unit_service("litellm")
+
+
+def model_api_base(inv: Inventory, model: Model) -> str | None:
+    """The ``api_base`` LiteLLM uses for ``model``: its backend's URL (+ API path for OpenAI-style routes)."""
+    if model.backend is None:
+        return model.api_base
+    backend = inv.backend_by_name[model.backend]
+    base = inv.backend_url(backend)
+    if effective_prefix(inv, model).startswith("ollama"):
+        return base
+    return base + backend.api_path.rstrip("/")
+
+
+def model_key_ref(inv: Inventory, model: Model) -> SecretRef | None:
+    """The secret the gateway authenticates to ``model``'s upstream with, if any."""
+    if model.backend is None:
+        return model.api_key
+    return inv.backend_by_name[model.backend].api_key
+
+
+def _served_by_gateway_host(inv: Inventory, host: Host) -> list[Backend]:
+    """Backends on ``host`` bound to loopback that the gateway on ``host`` talks to."""
+    return [b for b in inv.backends_on(host.name) if inv.backend_bind_ip(b) == "127.0.0.1" and inv.models_on(b.name)]
+
+
+# ----------------------------------------------------------------------------- LiteLLM config
+@dataclass(frozen=True)
+class Deployment:
+    """One entry of LiteLLM's ``model_list``."""
+
+    model_name: str
+    litellm_params: dict[str, Any]
+    model_info: dict[str, Any]
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class LitellmConfigView:
+    """The view of ``litellm/config.yaml``."""
+
+    fleet: str
+    deployments: list[Deployment]
+    litellm_settings: dict[str, Any]
+    router_settings: dict[str, Any]
+    fallback_mode: str
+    fallbacks: list[tuple[str, list[str]]]
+    context_window_fallbacks: list[tuple[str, list[str]]]
+    general_settings: dict[str, Any]
+
+
+def _deployment_params(inv: Inventory, model: Model) -> dict[str, Any]:
+    params: dict[str, Any] = {"model": f"{effective_prefix(inv, model)}/{model.upstream}"}
+    api_base = model_api_base(inv, model)
+    if api_base is not None:
+        params["api_base"] = api_base
+    key = model_key_ref(inv, model)
+    if key is not None:
+        params["api_key"] = key.litellm
+    elif model.backend is not None and not effective_prefix(inv, model).startswith("ollama"):
+        # Without an api_key LiteLLM's OpenAI route sends the gateway's own OPENAI_API_KEY to this
+        # local server (measured with 1.106.2): pin a harmless placeholder instead.
+        params["api_key"] = NO_KEY_PLACEHOLDER
+    return params
+
+
+def _model_info(inv: Inventory, model: Model) -> dict[str, Any]:
+    info: dict[str, Any] = {"mode": model.mode}
+    if model.context_window is not None:
+        info["max_input_tokens"] = model.context_window
+    if model.mode == "chat":
+        # LiteLLM 1.106.2 proxy/health_check.py: model_info.health_check_max_tokens overrides the
+        # default of 16 tokens per health-check probe (embedding probes get no max_tokens).
+        info["health_check_max_tokens"] = inv.gateway.health.max_tokens
+    info["llmfleet_tools"] = model.tools
+    if model.tags:
+        info["llmfleet_tags"] = list(model.tags)
+    info["llmfleet_source"] = f"backend:{model.backend}" if model.backend else f"provider:{model.provider}"
+    return info
+
+
+def _deployments(inv: Inventory) -> list[Deployment]:
+    out = [Deployment(m.name, _deployment_params(inv, m), _model_info(inv, m)) for m in inv.models]
+    for group in inv.routing.groups:
+        for member in group.members:
+            model = inv.model_by_name[member.model]
+            params = _deployment_params(inv, model)
+            for key in ("tpm", "rpm", "weight"):
+                value = getattr(member, key)
+                if value is not None:
+                    params[key] = value
+            info = {**_model_info(inv, model), "llmfleet_member_of": group.name, "llmfleet_member": model.name}
+            out.append(Deployment(group.name, params, info, comment=f"group {group.name}: {model.name}"))
+    return out
+
+
+def litellm_config_view(inv: Inventory) -> LitellmConfigView:
+    """Everything ``litellm/config.yaml`` says, in LiteLLM's own section and key names."""
+    gw, routing = inv.gateway, inv.routing
+    litellm_settings: dict[str, Any] = {
+        "drop_params": gw.drop_params,
+        "json_logs": gw.logging.json_logs,
+        "request_timeout": _num(routing.timeout_s),
+        # Prompts and responses stay out of every logging callback unless the inventory asks.
+        "turn_off_message_logging": not gw.logging.store_prompts,
+    }
+    if gw.logging.callbacks:
+        litellm_settings["callbacks"] = list(gw.logging.callbacks)
+
+    router: dict[str, Any] = {
+        "routing_strategy": routing.strategy,
+        "num_retries": routing.num_retries,
+        "timeout": _num(routing.timeout_s),
+    }
+    if routing.stream_timeout_s is not None:
+        router["stream_timeout"] = _num(routing.stream_timeout_s)
+    router["cooldown_time"] = routing.cooldown_s
+    router["allowed_fails"] = routing.allowed_fails
+    if any(m.context_window is not None for m in inv.models):
+        # Refuse (or, in a group, route around) a prompt larger than a deployment's declared
+        # max_input_tokens before sending it: Ollama would silently truncate it instead.
+        router["enable_pre_call_checks"] = True
+    if gw.redis is not None:
+        router["redis_host"] = "redis" if gw.redis.bundled else gw.redis.host
+        router["redis_port"] = 6379 if gw.redis.bundled else gw.redis.port
+        router["redis_password"] = gw.redis.password.litellm
+
+    auto = routing.fallback_mode == "auto"
+    fallbacks = sorted((k, list(v)) for k, v in routing.fallbacks.items()) if auto else []
+    cw_fallbacks = sorted((k, list(v)) for k, v in routing.context_window_fallbacks.items()) if auto else []
+
+    general: dict[str, Any] = {"master_key": gw.master_key.litellm}
+    if gw.database is not None:
+        general["database_url"] = f"os.environ/{database_url_env(inv)}"
+        general["store_prompts_in_spend_logs"] = gw.logging.store_prompts
+    general["background_health_checks"] = gw.health.background
+    if gw.health.background:
+        general["health_check_interval"] = gw.health.interval_s
+    return LitellmConfigView(
+        fleet=inv.fleet,
+        deployments=_deployments(inv),
+        litellm_settings=litellm_settings,
+        router_settings=router,
+        fallback_mode=routing.fallback_mode,
+        fallbacks=fallbacks,
+        context_window_fallbacks=cw_fallbacks,
+        general_settings=general,
+    )
+
+
+def database_url_env(inv: Inventory) -> str:
+    """The variable LiteLLM reads the database URL from (compose builds ``DATABASE_URL`` for a bundled Postgres)."""
+    db = inv.gateway.database
+    if db is not None and db.url is not None:
+        return db.url.env_name
+    return "DATABASE_URL"
+
+
+# ----------------------------------------------------------------------------- gateway runtime
+@dataclass(frozen=True)
+class BundledService:
+    """A container beside LiteLLM (Postgres or Redis) and the variable holding its password."""
+
+    image: str
+    password_var: str
+
+
+@dataclass(frozen=True)
+class ComposeView:
+    """The view of ``litellm/docker-compose.yml``."""
+
+    fleet: str
+    project: str
+    image: str
+    port: int
+    bind: str
+    workers: int
+    host_network: bool
+    command: list[str]
+    health_test: list[str]
+    postgres: BundledService | None
+    redis: BundledService | None
+    database_url: str | None
+    postgres_command: list[str] | None
+    redis_command: list[str] | None
+
+
+def _health_host(bind: str) -> str:
+    return "127.0.0.1" if bind in ("0.0.0.0", "127.0.0.1", "::", "") else bind
+
+
+def compose_view(inv: Inventory, host: Host) -> ComposeView:
+    """The compose project of one gateway host.
+
+    The container uses the default bridge network (it reaches mesh IPs through the host's routes)
+    unless a backend it serves listens on the host's loopback: then every service runs with
+    ``network_mode: host`` and binds to loopback, since a bridged container cannot reach the
+    host's 127.0.0.1.
+    """
+    gw = inv.gateway
+    host_network = bool(_served_by_gateway_host(inv, host))
+    postgres = None
+    database_url = None
+    if gw.database is not None and gw.database.bundled is not None:
+        postgres = BundledService(gw.database.bundled.image, gw.database.bundled.password.env_name)
+        pg_host = "127.0.0.1" if host_network else "postgres"
+        var = postgres.password_var
+        database_url = f"postgresql://litellm:${{{var}:?set {var} in .env}}@{pg_host}:5432/litellm"
+    redis = None
+    if gw.redis is not None and gw.redis.bundled:
+        redis = BundledService(gw.redis.image, gw.redis.password.env_name)
+    listen_host = gw.bind if host_network else "0.0.0.0"
+    health_url = f"http://{_health_host(listen_host)}:{gw.port}/health/liveliness"
+    command = ["--config", "/app/config.yaml", "--host", listen_host, "--port", str(gw.port), "--num_workers", str(gw.workers)]
+    redis_command = None
+    if redis is not None:
+        # The password goes into a config file on the container's tmpfs, never onto a command line.
+        conf = 'requirepass "%s"\\nappendonly yes\\n' + ("bind 127.0.0.1\\n" if host_network else "")
+        redis_command = [
+            "sh",
+            "-c",
+            f"umask 077 && printf '{conf}' \"$$REDIS_PASSWORD\" > /tmp/redis.conf && exec redis-server /tmp/redis.conf",
+        ]
+    return ComposeView(
+        fleet=inv.fleet,
+        project=COMPOSE_PROJECT,
+        image=gw.image_ref,
+        port=gw.port,
+        bind=gw.bind,
+        workers=gw.workers,
+        host_network=host_network,
+        command=command,
+        health_test=["CMD", "python3", "-c", f"import urllib.request; urllib.request.urlopen('{health_url}', timeout=5)"],
+        postgres=postgres,
+        redis=redis,
+        database_url=database_url,
+        postgres_command=["postgres", "-c", "listen_addresses=127.0.0.1"] if postgres and host_network else None,
+        redis_command=redis_command,
+    )
+
+
+@dataclass(frozen=True)
+class LitellmUnitView:
+    """The view of ``systemd/litellm.service`` (systemd-venv runtime)."""
+
+    fleet: str
+    version: str
+    exec_args: list[str]
+    install_dir: str
+    after: list[str]
+    environment: list[tuple[str, str]]
+    low_port: bool
+
+
+def _after(inv: Inventory, host: Host) -> list[str]:
+    after = ["network-online.target"]
+    if inv.mesh is not None and host.mesh is not None:
+        after.append("tailscaled.service")
+    return after
+
+
+def litellm_unit_view(inv: Inventory, host: Host) -> LitellmUnitView:
+    """The LiteLLM proxy as a hardened systemd service running from the pinned venv."""
+    gw = inv.gateway
+    args = [
+        f"{LITELLM_VENV}/bin/litellm",
+        "--config",
+        f"{gw.install_dir}/config.yaml",
+        "--host",
+        gw.bind,
+        "--port",
+        str(gw.port),
+        "--num_workers",
+        str(gw.workers),
+    ]
+    return LitellmUnitView(
+        fleet=inv.fleet,
+        version=gw.litellm_version,
+        exec_args=args,
+        install_dir=gw.install_dir,
+        after=_after(inv, host),
+        environment=gateway_environment(inv),
+        low_port=gw.port < 1024,
+    )
+
+
+def gateway_environment(inv: Inventory) -> list[tuple[str, str]]:
+    """Non-secret environment of the proxy in both runtimes."""
+    # The pinned release's bundled cost map: no fetch from GitHub at start (offline, air-gapped,
+    # deterministic); prices update with the pinned version.
+    return [("LITELLM_LOCAL_MODEL_COST_MAP", "True")]
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    """One secret variable the gateway's ``.env`` must define."""
+
+    name: str
+    sources: list[str]
+    purpose: str
+
+
+@dataclass(frozen=True)
+class EnvExampleView:
+    """The view of ``litellm/.env.example``."""
+
+    fleet: str
+    install_dir: str
+    variables: list[EnvVar]
+
+
+def gateway_secrets(inv: Inventory) -> list[EnvVar]:
+    """Every secret variable the gateway needs, sorted by name, one entry per name."""
+    found: dict[str, tuple[set[str], list[str]]] = {}
+
+    def add(ref: SecretRef | None, purpose: str) -> None:
+        if ref is None:
+            return
+        refs, purposes = found.setdefault(ref.env_name, (set(), []))
+        refs.add(str(ref))
+        if purpose not in purposes:
+            purposes.append(purpose)
+
+    gw = inv.gateway
+    add(gw.master_key, "LiteLLM master key (general_settings.master_key)")
+    for m in inv.models:
+        if m.backend is None:
+            add(model_key_ref(inv, m), f"{m.provider} API key")
+        else:
+            add(model_key_ref(inv, m), f"API key of backend {m.backend}")
+    if gw.database is not None:
+        if gw.database.url is not None:
+            add(gw.database.url, "Postgres connection URL (general_settings.database_url)")
+        elif gw.database.bundled is not None:
+            add(gw.database.bundled.password, "password of the bundled Postgres (compose builds DATABASE_URL from it)")
+    if gw.redis is not None:
+        add(gw.redis.password, "Redis password (router_settings.redis_password)")
+    return [EnvVar(name, sorted(refs), "; ".join(purposes)) for name, (refs, purposes) in sorted(found.items())]
+
+
+def env_example_view(inv: Inventory) -> EnvExampleView:
+    """The documented list of secret variables for the gateway's ``.env`` (names only)."""
+    return EnvExampleView(inv.fleet, inv.gateway.install_dir, gateway_secrets(inv))
+
+
+# ----------------------------------------------------------------------------- GPU backends
+@dataclass(frozen=True)
+class OllamaDropInView:
+    """The view of ``systemd/ollama.service.d/llmfleet.conf``."""
+
+    fleet: str
+    backend: str
+    after: list[str]
+    environment: list[tuple[str, str]]
+
+
+def ollama_dropin_view(inv: Inventory, host: Host, backend: Backend) -> OllamaDropInView:
+    """Ollama's settings as a drop-in for its systemd unit; it listens on the bind IP only."""
+    t = backend.ollama
+    assert t is not None
+    env = [
+        ("OLLAMA_HOST", f"{inv.backend_bind_ip(backend)}:{backend.port}"),
+        ("OLLAMA_KEEP_ALIVE", t.keep_alive),
+        ("OLLAMA_NUM_PARALLEL", str(t.num_parallel)),
+        ("OLLAMA_MAX_LOADED_MODELS", str(t.max_loaded_models)),
+        ("OLLAMA_CONTEXT_LENGTH", str(t.context_length)),
+        ("OLLAMA_KV_CACHE_TYPE", t.kv_cache_type),
+        ("OLLAMA_FLASH_ATTENTION", "1" if t.flash_attention else "0"),
+    ]
+    if t.models_dir is not None:
+        env.append(("OLLAMA_MODELS", t.models_dir))
+    after = _after(inv, host) if backend.bind == "mesh" else ["network-online.target"]
+    return OllamaDropInView(inv.fleet, backend.name, after, env)
+
+
+@dataclass(frozen=True)
+class OllamaModelsView:
+    """The view of ``ollama/models.txt``: upstream models deploy pulls."""
+
+    fleet: str
+    models: list[str]
+
+
+def ollama_models_view(inv: Inventory, backends: list[Backend]) -> OllamaModelsView:
+    """The upstream model ids served from Ollama on one host, sorted and unique."""
+    names = sorted({m.upstream for b in backends for m in inv.models_on(b.name)})
+    return OllamaModelsView(inv.fleet, names)
+
+
+@dataclass(frozen=True)
+class LlamaUnitView:
+    """The view of ``systemd/llama-server-<backend>.service``."""
+
+    fleet: str
+    backend: str
+    version: str
+    model_file: str
+    exec_args: list[str]
+    api_key_credential: str | None
+    after: list[str]
+
+
+def _llama_build(version: str) -> int:
+    match = re.fullmatch(r"b(\d+)", version)
+    return int(match.group(1)) if match else 0
+
+
+def llama_unit_view(inv: Inventory, host: Host, backend: Backend) -> LlamaUnitView:
+    """One llama-server instance serving one GGUF on the backend's bind IP.
+
+    The API key (when set) reaches the server as a systemd credential read with
+    ``--api-key-file``: never on the command line, never in the unit.
+    """
+    t = backend.llamacpp
+    assert t is not None
+    model_file = f"{MODELS_DIR}/{t.model.filename}"
+    args = [
+        LLAMA_SERVER_BIN.format(version=t.version),
+        "--model",
+        model_file,
+        "--host",
+        inv.backend_bind_ip(backend),
+        "--port",
+        str(backend.port),
+        "--ctx-size",
+        str(t.ctx_size),
+        "--parallel",
+        str(t.parallel),
+        "--n-gpu-layers",
+        str(t.n_gpu_layers),
+    ]
+    if t.jinja:
+        args.append("--jinja")
+    if _llama_build(t.version) >= LLAMA_FLASH_ATTN_VALUE_BUILD:
+        args += ["--flash-attn", "on" if t.flash_attn else "off"]
+    elif t.flash_attn:
+        args.append("--flash-attn")
+    args += ["--cache-type-k", t.cache_type_k, "--cache-type-v", t.cache_type_v]
+    aliases = sorted({m.upstream for m in inv.models_on(backend.name)})
+    if aliases:
+        args += ["--alias", aliases[0]]
+    args += list(t.extra_args)
+    credential = f"{SECRETS_DIR}/{backend.name}.key" if backend.api_key is not None else None
+    after = _after(inv, host) if backend.bind == "mesh" else ["network-online.target"]
+    return LlamaUnitView(inv.fleet, backend.name, t.version, model_file, args, credential, after)
+
+
+# ----------------------------------------------------------------------------- mesh
+@dataclass(frozen=True)
+class HeadscaleView:
+    """The view of ``headscale/config.yaml`` and ``systemd/headscale.service``."""
+
+    fleet: str
+    version: str
+    server_url: str
+    listen_addr: str
+    prefix_v4: str
+    base_domain: str
+    policy_path: str
+    state_dir: str
+    config_path: str
+    binary: str
+
+
+def headscale_view(inv: Inventory) -> HeadscaleView:
+    """Headscale listening on loopback behind the TLS-terminating proxy that serves ``server_url``."""
+    mesh = inv.mesh
+    assert mesh is not None
+    return HeadscaleView(
+        fleet=inv.fleet,
+        version=mesh.headscale_version,
+        server_url=mesh.server_url.rstrip("/"),
+        listen_addr=f"127.0.0.1:{mesh.listen_port}",
+        prefix_v4=str(mesh.prefix_v4),
+        base_domain=mesh.base_domain,
+        policy_path=f"{HEADSCALE_ETC}/acl.hujson",
+        state_dir=HEADSCALE_STATE,
+        config_path=f"{HEADSCALE_ETC}/config.yaml",
+        binary=HEADSCALE_BIN,
+    )
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in version.split("."))
+
+
+def policy_owner(inv: Inventory) -> str:
+    """How the policy names the fleet's Headscale user: ``name@`` from 0.26 (policy v2), else ``name``."""
+    mesh = inv.mesh
+    assert mesh is not None
+    return f"{mesh.user}@" if _version_tuple(mesh.headscale_version) >= HEADSCALE_POLICY_V2 else mesh.user
+
+
+@dataclass(frozen=True)
+class AclView:
+    """The view of ``headscale/acl.hujson``."""
+
+    fleet: str
+    policy: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+
+def intended_acl(inv: Inventory) -> dict[str, Any]:
+    """The one ACL policy the inventory implies.
+
+    Only ``tag:gateway`` may open connections, and only to the ports the gateway needs: each
+    backend's port on its host (one rule per host listing its ports) and an external Redis on the
+    mesh. Nothing else is allowed (the tailnet denies by default; there is no ``*:*``).
+    """
+    mesh = inv.mesh
+    assert mesh is not None
+    owner = policy_owner(inv)
+    tags = sorted({ROLE_TAGS[r] for h in inv.hosts for r in h.roles})
+    hosts: dict[str, str] = {}
+    ports: dict[str, set[int]] = {}
+    for b in inv.backends:
+        host = inv.host_by_name[b.host]
+        if b.bind == "loopback" or host.mesh is None:
+            continue  # reached over the host's loopback, not the mesh
+        hosts[host.name] = f"{inv.backend_bind_ip(b)}/32"
+        ports.setdefault(host.name, set()).add(b.port)
+    redis = inv.gateway.redis
+    if redis is not None and redis.host is not None:
+        try:
+            ip = ipaddress.ip_address(redis.host)
+        except ValueError:
+            ip = None
+        if ip is not None and ip in mesh.prefix_v4:
+            owner_host = next((h.name for h in inv.hosts if h.mesh and h.mesh.ip == ip), "redis")
+            hosts[owner_host] = f"{ip}/32"
+            ports.setdefault(owner_host, set()).add(redis.port)
+    acls = [
+        {"action": "accept", "src": [ROLE_TAGS["gateway"]], "dst": [f"{name}:{','.join(str(p) for p in sorted(ports[name]))}"]}
+        for name in sorted(ports)
+    ]
+    return {"tagOwners": {tag: [owner] for tag in tags}, "hosts": hosts, "acls": acls}
+
+
+def acl_view(inv: Inventory) -> AclView:
+    """The derived ACL policy (deterministic JSON)."""
+    return AclView(inv.fleet, intended_acl(inv))
+
+
+@dataclass(frozen=True)
+class TailscaleView:
+    """The view of ``tailscale/up.args``."""
+
+    fleet: str
+    host: str
+    args: list[str]
+
+
+def tailscale_up_args(inv: Inventory, host: Host) -> list[str]:
+    """The complete ``tailscale up`` arguments of ``host`` (no auth key: deploy passes one at run time).
+
+    ``--reset`` makes each run declarative: settings not listed return to their defaults, so the
+    same arguments give the same node state however it was configured before.
+    """
+    mesh = inv.mesh
+    assert mesh is not None
+    tags = ",".join(ROLE_TAGS[r] for r in sorted(host.roles))
+    return [
+        f"--login-server={mesh.server_url.rstrip('/')}",
+        f"--hostname={host.mesh_name}",
+        f"--advertise-tags={tags}",
+        "--accept-dns=false",
+        "--accept-routes=false",
+        "--reset",
+    ]
+
+
+def parse_args_file(content: str) -> list[str]:
+    """Read an ``up.args``-style file: one argument per line, ``#`` comment lines and blank lines skipped."""
+    return [line for line in (raw.strip() for raw in content.splitlines()) if line and not line.startswith("#")]
+
+
+# ----------------------------------------------------------------------------- the plan
+def plan_fleet(inv: Inventory) -> list[FileSpec]:
+    """Every file each host needs, with its template, view, destination and service."""
+    specs: list[FileSpec] = []
+    gw = inv.gateway
+    for host in inv.hosts:
+        h = host.name
+        if "gateway" in host.roles:
+            service = litellm_service(inv)
+            specs.append(
+                FileSpec(
+                    h,
+                    f"{h}/litellm/config.yaml",
+                    "litellm/config.yaml.j2",
+                    litellm_config_view(inv),
+                    f"{gw.install_dir}/config.yaml",
+                    service=service,
+                )
+            )
+            specs.append(
+                FileSpec(h, f"{h}/litellm/.env.example", "litellm/env.example.j2", env_example_view(inv), f"{gw.install_dir}/.env.example")
+            )
+            if gw.runtime == "compose":
+                specs.append(
+                    FileSpec(
+                        h,
+                        f"{h}/litellm/docker-compose.yml",
+                        "litellm/docker-compose.yml.j2",
+                        compose_view(inv, host),
+                        f"{gw.install_dir}/docker-compose.yml",
+                        service=service,
+                    )
+                )
+            else:
+                specs.append(
+                    FileSpec(
+                        h,
+                        f"{h}/systemd/litellm.service",
+                        "systemd/litellm.service.j2",
+                        litellm_unit_view(inv, host),
+                        f"{SYSTEMD_DIR}/litellm.service",
+                        MODE_UNIT,
+                        service,
+                    )
+                )
+        backends = inv.backends_on(h) if "gpu" in host.roles else []
+        ollama = [b for b in backends if b.kind == "ollama"]
+        if ollama:
+            # One Ollama server per host (its systemd unit is `ollama.service`); validation reports extras.
+            specs.append(
+                FileSpec(
+                    h,
+                    f"{h}/systemd/ollama.service.d/llmfleet.conf",
+                    "systemd/ollama-dropin.conf.j2",
+                    ollama_dropin_view(inv, host, ollama[0]),
+                    f"{SYSTEMD_DIR}/ollama.service.d/llmfleet.conf",
+                    MODE_UNIT,
+                    "ollama.service",
+                )
+            )
+            specs.append(
+                FileSpec(
+                    h, f"{h}/ollama/models.txt", "ollama/models.txt.j2", ollama_models_view(inv, ollama[:1]), f"{OLLAMA_DIR}/models.txt"
+                )
+            )
+        for b in backends:
+            if b.kind == "llamacpp":
+                unit = f"llama-server-{b.name}.service"
+                specs.append(
+                    FileSpec(
+                        h,
+                        f"{h}/systemd/{unit}",
+                        "systemd/llama-server.service.j2",
+                        llama_unit_view(inv, host, b),
+                        f"{SYSTEMD_DIR}/{unit}",
+                        MODE_UNIT,
+                        unit,
+                    )
+                )
+        if inv.mesh is not None and inv.mesh.headscale_host == h:
+            view = headscale_view(inv)
+            specs.append(
+                FileSpec(
+                    h,
+                    f"{h}/headscale/config.yaml",
+                    "headscale/config.yaml.j2",
+                    view,
+                    f"{HEADSCALE_ETC}/config.yaml",
+                    service="headscale.service",
+                )
+            )
+            specs.append(
+                FileSpec(
+                    h,
+                    f"{h}/headscale/acl.hujson",
+                    "headscale/acl.hujson.j2",
+                    acl_view(inv),
+                    f"{HEADSCALE_ETC}/acl.hujson",
+                    service="headscale.service",
+                )
+            )
+            specs.append(
+                FileSpec(
+                    h,
+                    f"{h}/systemd/headscale.service",
+                    "systemd/headscale.service.j2",
+                    view,
+                    f"{SYSTEMD_DIR}/headscale.service",
+                    MODE_UNIT,
+                    "headscale.service",
+                )
+            )
+        if inv.mesh is not None and host.mesh is not None:
+            specs.append(
+                FileSpec(
+                    h,
+                    f"{h}/tailscale/up.args",
+                    "tailscale/up.args.j2",
+                    TailscaleView(inv.fleet, h, tailscale_up_args(inv, host)),
+                    f"{LLMFLEET_ETC}/tailscale-up.args",
+                )
+            )
+    return specs

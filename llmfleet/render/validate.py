@@ -1,0 +1,439 @@
+"""Validation of rendered files: they parse, say what the inventory says, and hold no secret.
+
+Every finding is a :class:`Problem` located at ``("rendered", relpath)``. Compose files are checked
+by the real Docker Compose v2 binary when it is installed (a warning says when it is not).
+"""
+
+from __future__ import annotations
+
+import configparser
+import json
+import os
+import re
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from llmfleet.inventory.model import Inventory
+from llmfleet.inventory.problems import Problem
+from llmfleet.inventory.secrets import looks_like_literal_secret
+from llmfleet.inventory.yamlsource import YamlSourceError, parse_yaml
+from llmfleet.render.context import NO_KEY_PLACEHOLDER, ROLE_TAGS, intended_acl, parse_args_file
+from llmfleet.render.engine import RenderedFile
+
+__all__ = ["HujsonError", "hujson_loads", "validate_rendered"]
+
+HEADER = "Rendered by llmfleet from fleet {fleet} — do not edit"
+
+#: Keys each LiteLLM config section may hold (all read by LiteLLM 1.106.2; a typo is silently ignored there).
+LITELLM_SECTION_KEYS = {
+    "litellm_settings": {"drop_params", "json_logs", "request_timeout", "turn_off_message_logging", "callbacks"},
+    "router_settings": {
+        "routing_strategy", "num_retries", "timeout", "stream_timeout", "cooldown_time", "allowed_fails",
+        "enable_pre_call_checks", "redis_host", "redis_port", "redis_password", "fallbacks", "context_window_fallbacks",
+    },
+    "general_settings": {
+        "master_key", "database_url", "store_prompts_in_spend_logs", "background_health_checks", "health_check_interval",
+    },
+}  # fmt: skip
+UNSPECIFIED = {"0.0.0.0", "::", "[::]", ""}
+
+
+def _problem(f: RenderedFile | str, message: str, severity: str = "error") -> Problem:
+    rel = f if isinstance(f, str) else f.relpath
+    return Problem(("rendered", rel), message, severity)  # type: ignore[arg-type]
+
+
+def _load_yaml(f: RenderedFile) -> Any:
+    """Parse as LiteLLM and Compose do (YAML 1.1, libyaml), refusing duplicate keys."""
+    return parse_yaml(f.content, f.relpath)[0]
+
+
+# ----------------------------------------------------------------------------- HuJSON
+class HujsonError(ValueError):
+    """The text is not valid HuJSON (JSON with comments and trailing commas)."""
+
+
+def _scan(text: str) -> Iterator[tuple[str, str]]:
+    """Split ``text`` into ("string", ...) and ("code", char) pieces; raise on an unterminated string."""
+    i, n = 0, len(text)
+    while i < n:
+        if text[i] == '"':
+            j = i + 1
+            while j < n and text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            if j >= n:
+                raise HujsonError("unterminated string")
+            yield "string", text[i : j + 1]
+            i = j + 1
+        else:
+            yield "code", text[i]
+            i += 1
+
+
+def hujson_loads(text: str) -> Any:
+    """Parse HuJSON: JSON plus ``//`` and ``/* */`` comments and trailing commas (Tailscale's policy format)."""
+    pieces = list(_scan(text))
+    stripped: list[str] = []
+    k = 0
+    while k < len(pieces):
+        kind, piece = pieces[k]
+        nxt = pieces[k + 1][1] if k + 1 < len(pieces) and pieces[k + 1][0] == "code" else ""
+        if kind == "code" and piece == "/" and nxt == "/":
+            while k < len(pieces) and not (pieces[k][0] == "code" and pieces[k][1] == "\n"):
+                k += 1
+            continue
+        if kind == "code" and piece == "/" and nxt == "*":
+            k += 2
+            while k + 1 < len(pieces) and not (pieces[k] == ("code", "*") and pieces[k + 1] == ("code", "/")):
+                k += 1
+            if k + 1 >= len(pieces):
+                raise HujsonError("unterminated /* comment")
+            stripped.append(" ")
+            k += 2
+            continue
+        stripped.append(piece)
+        k += 1
+    # Trailing commas: a comma whose next non-blank code character closes an object or array.
+    out: list[str] = []
+    pieces = list(_scan("".join(stripped)))
+    for k, (kind, piece) in enumerate(pieces):
+        if kind == "code" and piece == ",":
+            j = k + 1
+            while j < len(pieces) and pieces[j][0] == "code" and pieces[j][1].isspace():
+                j += 1
+            if j < len(pieces) and pieces[j] in (("code", "}"), ("code", "]")):
+                continue
+        out.append(piece)
+    try:
+        return json.loads("".join(out))
+    except json.JSONDecodeError as exc:
+        raise HujsonError(str(exc)) from None
+
+
+# ----------------------------------------------------------------------------- secrets
+_INTERPOLATION = re.compile(r"\$\{[^}]*\}")
+_SPLIT = re.compile(r"[\s\"'=,;\[\]{}()`]+")
+
+
+def _scalars(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _scalars(k)
+            yield from _scalars(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _scalars(v)
+    elif isinstance(value, str):
+        yield value
+
+
+def _candidates(f: RenderedFile, parsed: Any) -> Iterator[str]:
+    """Every string in ``f`` a literal credential could hide in (compose interpolations removed)."""
+    for line in f.content.splitlines():
+        text = line.strip()
+        if not text or text.startswith(("#", "//")):
+            continue
+        text = _INTERPOLATION.sub("", text)
+        yield text
+        yield from (t for t in _SPLIT.split(text) if t)
+    for scalar in _scalars(parsed):
+        scalar = _INTERPOLATION.sub("", scalar)
+        yield scalar
+        yield from (t for t in _SPLIT.split(scalar) if t)
+
+
+def _check_secrets(f: RenderedFile, parsed: Any) -> Iterator[Problem]:
+    reported: set[str] = set()
+    for candidate in set(_candidates(f, parsed)):
+        kind = looks_like_literal_secret(candidate)
+        if kind and kind not in reported:
+            reported.add(kind)
+            yield _problem(f, f"contains what looks like {kind}: rendered files must only name secrets (os.environ/NAME, ${{NAME}})")
+    if "BEGIN" in f.content and "PRIVATE KEY" in f.content and "a private key" not in reported:
+        yield _problem(f, "contains a private key")
+
+
+# ----------------------------------------------------------------------------- LiteLLM config
+def _check_litellm_config(f: RenderedFile, cfg: Any, inv: Inventory) -> Iterator[Problem]:
+    if not isinstance(cfg, dict) or not isinstance(cfg.get("model_list"), list):
+        yield _problem(f, "has no model_list")
+        return
+    if "${" in f.content:
+        yield _problem(f, "contains ${...}: LiteLLM does not expand shell syntax; secrets must be os.environ/NAME")
+    names = {d.get("model_name") for d in cfg["model_list"] if isinstance(d, dict)}
+    expected = set(inv.public_names())
+    if names != expected:
+        missing, extra = sorted(expected - names), sorted(str(n) for n in names - expected)
+        yield _problem(f, f"model names differ from the inventory's public names (missing: {missing}, unexpected: {extra})")
+    for i, d in enumerate(cfg["model_list"]):
+        params = d.get("litellm_params") if isinstance(d, dict) else None
+        if not isinstance(params, dict) or not isinstance(params.get("model"), str):
+            yield _problem(f, f"model_list[{i}] has no litellm_params.model")
+            continue
+        key = params.get("api_key")
+        if key is not None and key != NO_KEY_PLACEHOLDER and not (isinstance(key, str) and key.startswith("os.environ/")):
+            yield _problem(f, f"model_list[{i}] ({d.get('model_name')}): api_key is not an os.environ/ reference")
+        info = d.get("model_info") or {}
+        if info.get("mode") == "embedding" and params["model"].startswith("ollama_chat/"):
+            yield _problem(f, f"model_list[{i}] ({d.get('model_name')}): LiteLLM embeds with Ollama only through ollama/, not ollama_chat/")
+        if key is None and params["model"].split("/", 1)[0] in ("openai", "hosted_vllm"):
+            yield _problem(
+                f, f"model_list[{i}] ({d.get('model_name')}): an OpenAI-style route without api_key sends OPENAI_API_KEY upstream"
+            )
+    for section, allowed in LITELLM_SECTION_KEYS.items():
+        body = cfg.get(section) or {}
+        if not isinstance(body, dict):
+            yield _problem(f, f"{section} is not a mapping")
+            continue
+        unknown = sorted(set(body) - allowed)
+        if unknown:
+            yield _problem(f, f"{section} has keys llmfleet does not render on purpose: {unknown}")
+        for key, value in body.items():
+            if key in ("master_key", "database_url", "redis_password") and not str(value).startswith("os.environ/"):
+                yield _problem(f, f"{section}.{key} is not an os.environ/ reference")
+    general = cfg.get("general_settings") or {}
+    if general.get("master_key") != inv.gateway.master_key.litellm:
+        yield _problem(f, f"general_settings.master_key must be {inv.gateway.master_key.litellm} (LiteLLM reads it only there)")
+    for section in ("litellm_settings", "router_settings"):
+        if "master_key" in (cfg.get(section) or {}):
+            yield _problem(f, f"master_key under {section} is ignored by LiteLLM: the proxy would run without auth")
+    router = cfg.get("router_settings") or {}
+    auto = inv.routing.fallback_mode == "auto"
+    for key in ("fallbacks", "context_window_fallbacks"):
+        defined = getattr(inv.routing, key)
+        wanted = bool(defined) and auto
+        if (key in router) != wanted:
+            why = "fallback_mode is manual: no model may be switched silently" if not auto else "the inventory defines them"
+            yield _problem(f, f"router_settings.{key} is {'present' if key in router else 'missing'} but {why}")
+        elif wanted and router[key] != [{k: list(v)} for k, v in sorted(defined.items())]:
+            yield _problem(f, f"router_settings.{key} differs from the inventory's routing.{key}")
+
+
+# ----------------------------------------------------------------------------- compose
+def _compose_vars(content: str) -> set[str]:
+    return set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)", content))
+
+
+def _check_compose_structure(f: RenderedFile, doc: Any) -> Iterator[Problem]:
+    services = doc.get("services") if isinstance(doc, dict) else None
+    if not isinstance(services, dict) or "litellm" not in services:
+        yield _problem(f, "has no litellm service")
+        return
+    for name, svc in services.items():
+        if name != "litellm" and isinstance(svc, dict) and svc.get("ports"):
+            yield _problem(f, f"service {name} publishes ports: only the gateway may be reachable")
+        image = svc.get("image", "") if isinstance(svc, dict) else ""
+        if not re.search(r":[A-Za-z0-9._-]+(@sha256:[0-9a-f]{64})?$", str(image)) or str(image).endswith((":latest", ":main-latest")):
+            yield _problem(f, f"service {name} image {image!r} is not pinned")
+
+
+def _run_compose(binary: Path, f: RenderedFile, siblings: list[RenderedFile]) -> Problem | None:
+    with tempfile.TemporaryDirectory(prefix="llmfleet-compose-") as tmp:
+        root = Path(tmp)
+        names = _compose_vars(f.content)
+        for s in siblings:
+            (root / PurePosixPath(s.relpath).name).write_text(s.content, encoding="utf-8")
+            if s.relpath.endswith(".env.example"):
+                names |= {line.split("=", 1)[0] for line in s.content.splitlines() if line and not line.startswith("#") and "=" in line}
+        dummies = {n: f"llmfleet-validate-{n.lower()}" for n in sorted(names)}
+        (root / ".env").write_text("".join(f"{k}={v}\n" for k, v in dummies.items()), encoding="utf-8")
+        compose = root / "docker-compose.yml"
+        compose.write_text(f.content, encoding="utf-8")
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": tmp, **dummies}
+        try:
+            proc = subprocess.run(
+                [str(binary), "-f", str(compose), "--project-directory", tmp, "config", "-q"],
+                capture_output=True, text=True, env=env, cwd=tmp, timeout=60, check=False,
+            )  # fmt: skip
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return _problem(f, f"docker compose could not be run: {exc}")
+        if proc.returncode != 0:
+            return _problem(f, f"docker compose rejects it: {(proc.stderr or proc.stdout).strip()}")
+    return None
+
+
+def _check_compose_files(compose_files: list[RenderedFile], files: list[RenderedFile]) -> Iterator[Problem]:
+    if not compose_files:
+        return
+    try:
+        from llmfleet.lab.programs import ProgramMissing, compose_bin
+    except ImportError as exc:  # pragma: no cover - partial install
+        for f in compose_files:
+            yield _problem(f, f"not checked with docker compose ({exc})", "warning")
+        return
+    try:
+        binary = compose_bin()
+    except ProgramMissing as exc:
+        for f in compose_files:
+            yield _problem(f, f"not checked with docker compose: {exc}", "warning")
+        return
+    for f in compose_files:
+        directory = PurePosixPath(f.relpath).parent
+        siblings = [s for s in files if PurePosixPath(s.relpath).parent == directory and s is not f]
+        problem = _run_compose(binary, f, siblings)
+        if problem is not None:
+            yield problem
+
+
+# ----------------------------------------------------------------------------- ACL
+def _check_acl(f: RenderedFile, inv: Inventory) -> Iterator[Problem]:
+    try:
+        policy = hujson_loads(f.content)
+    except HujsonError as exc:
+        yield _problem(f, f"is not valid HuJSON: {exc}")
+        return
+    if not isinstance(policy, dict):
+        yield _problem(f, "is not a JSON object")
+        return
+    intended = intended_acl(inv)
+    for key in sorted(set(policy) | set(intended)):
+        if policy.get(key) != intended.get(key):
+            yield _problem(f, f"{key} differs from the policy the inventory implies: {policy.get(key)!r} != {intended.get(key)!r}")
+    hosts = policy.get("hosts") or {}
+    for i, rule in enumerate(policy.get("acls") or []):
+        if rule.get("action") != "accept" or rule.get("src") != [ROLE_TAGS["gateway"]]:
+            yield _problem(f, f"acls[{i}] lets something other than {ROLE_TAGS['gateway']} connect")
+        for dst in rule.get("dst", []):
+            alias, _, ports = str(dst).rpartition(":")
+            if "*" in dst or alias not in hosts or not ports:
+                yield _problem(f, f"acls[{i}] destination {dst!r} is not one named host with explicit ports")
+    allowed = {(d.split(":")[0], int(p)) for r in policy.get("acls") or [] for d in r.get("dst", []) for p in d.rpartition(":")[2].split(",") if p.isdigit()}  # fmt: skip
+    for b in inv.backends:
+        host = inv.host_by_name.get(b.host)
+        if b.bind != "loopback" and host is not None and host.mesh is not None and (b.host, b.port) not in allowed:
+            yield _problem(f, f"the gateway cannot reach backend {b.name} ({b.host}:{b.port})")
+
+
+# ----------------------------------------------------------------------------- systemd units
+def _unit_parser(content: str) -> configparser.RawConfigParser:
+    parser = configparser.RawConfigParser(strict=False, interpolation=None, delimiters=("=",), comment_prefixes=("#", ";"))
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.read_string(content)
+    return parser
+
+
+def _unit_values(content: str, key: str) -> list[str]:
+    return [line.split("=", 1)[1] for line in content.splitlines() if line.startswith(f"{key}=")]
+
+
+def _listen_address(args: list[str]) -> str | None:
+    for k, arg in enumerate(args):
+        if arg == "--host" and k + 1 < len(args):
+            return args[k + 1]
+    return None
+
+
+def _check_unit(f: RenderedFile) -> Iterator[Problem]:
+    try:
+        unit = _unit_parser(f.content)
+    except configparser.Error as exc:
+        yield _problem(f, f"is not a valid unit file: {exc}")
+        return
+    if f.relpath.endswith(".conf"):  # a drop-in
+        if not unit.has_section("Service"):
+            yield _problem(f, "drop-in has no [Service] section")
+        for value in _unit_values(f.content, "Environment"):
+            name, _, val = value.strip('"').partition("=")
+            if name == "OLLAMA_HOST" and val.rpartition(":")[0] in UNSPECIFIED:
+                yield _problem(f, f"OLLAMA_HOST={val} exposes Ollama (no authentication) on every interface")
+        return
+    for section, key in (("Unit", "Description"), ("Service", "ExecStart"), ("Install", "WantedBy")):
+        if not unit.has_option(section, key):
+            yield _problem(f, f"has no {key}= in [{section}]")
+    execs = _unit_values(f.content, "ExecStart")
+    if len(execs) != 1:
+        yield _problem(f, f"has {len(execs)} ExecStart= lines (expected 1)")
+        return
+    args = execs[0].replace('"', "").split()
+    if not args or not args[0].startswith("/"):
+        yield _problem(f, "ExecStart= does not start with an absolute path")
+    listen = _listen_address(args)
+    if "llama-server" in f.relpath and listen in UNSPECIFIED:
+        yield _problem(f, f"llama-server listens on {listen!r}: bind it to the mesh IP or loopback")
+    if any(a.startswith(("--api-key=",)) or a == "--api-key" for a in args):
+        yield _problem(f, "passes an API key on the command line (use --api-key-file with a credential)")
+    if unit.get("Service", "NoNewPrivileges", fallback="no") != "yes" or unit.get("Service", "ProtectSystem", fallback="") != "strict":
+        yield _problem(f, "lacks the hardening every llmfleet unit has (NoNewPrivileges=yes, ProtectSystem=strict)")
+
+
+# ----------------------------------------------------------------------------- other files
+def _check_tailscale(f: RenderedFile) -> Iterator[Problem]:
+    args = parse_args_file(f.content)
+    if any(a.split("=", 1)[0] in ("--auth-key", "--authkey") for a in args):
+        yield _problem(f, "contains an auth key argument: deploy passes the key at run time only")
+    for required in ("--login-server", "--hostname", "--advertise-tags"):
+        if not any(a.startswith(required + "=") for a in args):
+            yield _problem(f, f"has no {required}=")
+
+
+def _check_env_example(f: RenderedFile) -> Iterator[Problem]:
+    for line in f.content.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        name, sep, value = line.partition("=")
+        if not sep or not re.fullmatch(r"[A-Z_][A-Z0-9_]*", name):
+            yield _problem(f, f"line {line!r} is not NAME=")
+        elif value:
+            yield _problem(f, f"{name} has a value: .env.example only names variables")
+
+
+def _check_header(f: RenderedFile, inv: Inventory) -> Iterator[Problem]:
+    first = f.content.splitlines()[0] if f.content else ""
+    if HEADER.format(fleet=inv.fleet) not in first:
+        yield _problem(f, "does not start with the llmfleet header comment")
+
+
+def _check_fleet(files: list[RenderedFile], inv: Inventory) -> Iterator[Problem]:
+    rels = {f.relpath for f in files}
+    for host in inv.hosts_with("gateway"):
+        if f"{host.name}/litellm/config.yaml" not in rels:
+            yield _problem(f"{host.name}/litellm/config.yaml", "is missing: every gateway host needs the LiteLLM config")
+    for host in inv.hosts:
+        ollama = [b.name for b in inv.backends_on(host.name) if b.kind == "ollama"]
+        if len(ollama) > 1:
+            yield _problem(
+                f"{host.name}/systemd/ollama.service.d/llmfleet.conf",
+                f"host {host.name} has {len(ollama)} Ollama backends ({', '.join(ollama)}) but runs one ollama.service; "
+                f"only {ollama[0]} is rendered: serve every model from one Ollama backend",
+            )
+
+
+# ----------------------------------------------------------------------------- entry point
+def validate_rendered(files: list[RenderedFile], inv: Inventory) -> list[Problem]:
+    """Check every rendered file; return all problems found (errors and warnings)."""
+    problems: list[Problem] = []
+    compose_files: list[RenderedFile] = []
+    for f in files:
+        parsed: Any = None
+        name = PurePosixPath(f.relpath).name
+        problems.extend(_check_header(f, inv))
+        if name.endswith((".yaml", ".yml")):
+            try:
+                parsed = _load_yaml(f)
+            except YamlSourceError as exc:
+                problems.append(_problem(f, f"is not valid YAML: line {exc.problem.line}: {exc.problem.message}"))
+                continue
+            if f.relpath.endswith("/litellm/config.yaml"):
+                problems.extend(_check_litellm_config(f, parsed, inv))
+            elif name == "docker-compose.yml":
+                problems.extend(_check_compose_structure(f, parsed))
+                compose_files.append(f)
+        elif name.endswith(".hujson"):
+            problems.extend(_check_acl(f, inv))
+            try:
+                parsed = hujson_loads(f.content)
+            except HujsonError:
+                parsed = None
+        elif name.endswith((".service", ".conf")):
+            problems.extend(_check_unit(f))
+        elif name == "up.args":
+            problems.extend(_check_tailscale(f))
+        elif name == ".env.example":
+            problems.extend(_check_env_example(f))
+        problems.extend(_check_secrets(f, parsed))
+    problems.extend(_check_compose_files(compose_files, files))
+    problems.extend(_check_fleet(files, inv))
+    return problems
