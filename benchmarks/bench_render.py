@@ -18,11 +18,11 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
-from fleetgen import generate_fleet  # noqa: E402
+from fleetgen import generate_fleet
 
-from llmfleet.inventory import load  # noqa: E402
-from llmfleet.inventory.problems import errors  # noqa: E402
-from llmfleet.render import render_fleet, validate_rendered  # noqa: E402
+from llmfleet.inventory import load
+from llmfleet.inventory.problems import errors
+from llmfleet.render import render_fleet, validate_rendered
 
 SIZES = (10, 100, 1000)
 RUNS = 5
