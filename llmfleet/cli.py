@@ -142,6 +142,7 @@ def print_tree(out_dir: Path, files: list) -> None:
 def import_litellm_cmd(
     config: Annotated[Path, typer.Argument(help="An existing LiteLLM proxy config.yaml.", show_default=False)],
     compose: Annotated[Path | None, typer.Option("--compose", help="The docker-compose.yml that runs it.")] = None,
+    units: Annotated[list[Path] | None, typer.Option("--unit", help="A systemd unit of a model server (Ollama, llama.cpp); repeatable.")] = None,
     fleet: Annotated[str, typer.Option("--fleet", help="Name of the new fleet.")] = "imported",
     output: Annotated[Path | None, typer.Option("--out", help="Write the draft inventory here (default: stdout).")] = None,
 ) -> None:
@@ -152,7 +153,7 @@ def import_litellm_cmd(
     from llmfleet.importer import ImportInputError, format_findings, import_litellm
 
     try:
-        result = import_litellm(config, compose, fleet=fleet)
+        result = import_litellm(config, compose, fleet=fleet, unit_paths=tuple(units or ()))
     except ImportInputError as exc:
         err.print(str(exc), markup=False)
         raise typer.Exit(2) from None
@@ -162,6 +163,10 @@ def import_litellm_cmd(
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(result.inventory_yaml, encoding="utf-8")
         err.print(f"wrote draft inventory {output}", markup=False)
+    for note in result.notes:
+        err.print(f"note: {note}", markup=False)
+    if result.todos:
+        err.print(f"{len(result.todos)} placeholder(s) marked TODO in the draft must be filled in before it validates.", markup=False)
     if result.findings:
         err.print(format_findings(result.findings), markup=False)
         err.print(f"{len(result.findings)} finding(s): fix them in the draft before deploying.", markup=False)

@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from llmfleet.inventory.model import Inventory
+from llmfleet.inventory.placeholders import placeholder_problems
 from llmfleet.inventory.problems import InventoryError, Problem, errors
 from llmfleet.inventory.rules import IndexMap, Names, run_rules
 from llmfleet.inventory.schema_errors import literal_secret_problems, problems_from_validation
@@ -79,7 +80,7 @@ def _load(path: Path, overlay: Path | None) -> Loaded:
     if not isinstance(data, dict):
         raise InventoryError([Problem((), "an inventory must be a mapping (fleet:, hosts:, models:, ...)", file=loc.file, line=1)])
 
-    problems = literal_secret_problems(Inventory, data)
+    problems = literal_secret_problems(Inventory, data) + placeholder_problems(data)
     try:
         inv = Inventory.model_validate(data)
         problems += run_rules(inv)

@@ -1,0 +1,784 @@
+"""Mapping a LiteLLM config (+ compose file, + units) onto a draft llmfleet inventory.
+
+What a LiteLLM config cannot say (SSH addresses, GPUs, checksums, pinned versions) becomes a
+placeholder that still passes the inventory schema, marked with a ``TODO`` comment and listed in
+:attr:`Draft.todos`:
+
+* addresses are ``TODO-<host>-address`` (a valid but unresolvable host name);
+* URLs use the reserved ``.invalid`` domain (``https://todo.invalid/<file>``);
+* a GGUF checksum is 64 zeros: it validates, and a deploy that reaches it fails the SHA-256 check;
+* versions the source does not pin get llmfleet's default pins (``policy.DEFAULT_*``).
+
+:func:`find_placeholders` lists every such value still left in an inventory.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from llmfleet.importer.checks import all_fallbacks, section
+from llmfleet.importer.compose import ComposeFile, Service
+from llmfleet.importer.deployments import Deployment, Endpoint, provider_env, secret_value
+from llmfleet.importer.emit import Note
+from llmfleet.importer.policy import (
+    DEFAULT_HEADSCALE_VERSION,
+    DEFAULT_LITELLM_VERSION,
+    DEFAULT_LLAMACPP_VERSION,
+    DEFAULT_OLLAMA_VERSION,
+    litellm_version_refusal,
+    llamacpp_build_in,
+    version_in,
+    version_text,
+)
+from llmfleet.importer.source import YamlSource
+from llmfleet.importer.units import UnitFile
+from llmfleet.inventory.model import (
+    CLOUD_PROVIDERS,
+    KEYLESS_PROVIDERS,
+    BundledPostgres,
+    Gateway,
+    LlamaCppTuning,
+    Model,
+    OllamaTuning,
+    Redis,
+    Routing,
+)
+
+GATEWAY_HOST = "gw1"
+ZERO_SHA256 = "0" * 64
+ADDRESS_RE = re.compile(r"^[A-Za-z0-9.:-]+$")
+HOSTNAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+PUBLIC_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")
+LLAMACPP_MANAGED = {
+    "--host",
+    "--port",
+    "--api-key",
+    "-m",
+    "--model",
+    "--ctx-size",
+    "-c",
+    "--parallel",
+    "-np",
+    "--n-gpu-layers",
+    "-ngl",
+    "--gpu-layers",
+    "--jinja",
+    "--flash-attn",
+    "-fa",
+    "--cache-type-k",
+    "-ctk",
+    "--cache-type-v",
+    "-ctv",
+    "--verbose",
+    "-v",
+}
+LLAMACPP_BOOL_FLAGS = {
+    "--jinja",
+    "--verbose",
+    "-v",
+    "--cont-batching",
+    "-cb",
+    "--no-mmap",
+    "--mlock",
+    "--metrics",
+    "--embedding",
+    "--embeddings",
+    "--no-webui",
+}
+
+
+def field_ok(model: type[BaseModel], base: dict[str, Any], name: str, value: Any) -> bool:
+    """True when ``value`` is acceptable for ``model.name`` (checked against the real schema)."""
+    try:
+        model.model_validate({**base, name: value})
+    except ValidationError as exc:
+        return not any(err["loc"][:1] == (name,) for err in exc.errors())
+    return True
+
+
+def public_name(raw: str) -> str:
+    """A LiteLLM model_name turned into a valid inventory public name."""
+    if PUBLIC_NAME_RE.match(raw):
+        return raw
+    name = re.sub(r"[^A-Za-z0-9._:/-]+", "-", raw).strip("-._:/")[:128]
+    return name if name and PUBLIC_NAME_RE.match(name) else "model"
+
+
+@dataclass
+class HostDraft:
+    """A host of the draft, before rendering."""
+
+    name: str
+    address: Any
+    roles: list[str]
+    mesh_ip: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class BackendDraft:
+    """A backend of the draft, before rendering."""
+
+    name: str
+    kind: str
+    host: str
+    port: int
+    bind: Any
+    api_path: str | None = None
+    api_key: Any = None
+    tuning: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Draft:
+    """The draft inventory (with comments, see :mod:`~llmfleet.importer.emit`) and what is left to do."""
+
+    data: dict[str, Any]
+    header: list[str]
+    todos: list[str]
+
+
+class DraftBuilder:
+    """Builds one :class:`Draft`."""
+
+    def __init__(
+        self,
+        fleet: str,
+        config: YamlSource,
+        deployments: list[Deployment],
+        compose: ComposeFile | None,
+        units: list[UnitFile],
+    ):
+        self.fleet = fleet
+        self.config = config
+        self.deployments = deployments
+        self.compose = compose
+        self.units = units
+        self.todos: list[str] = []
+        self.hosts: dict[str, HostDraft] = {GATEWAY_HOST: HostDraft(GATEWAY_HOST, None, ["gateway"])}
+        self.host_keys: dict[str, str] = {}
+        self.backends: dict[tuple[str, int], BackendDraft] = {}
+        self.names: dict[str, str] = {}  # source model_name -> public name
+        self.taken: set[str] = set()
+
+    # ----- helpers -----
+    def todo(self, where: str, text: str) -> str:
+        """Record a TODO and return its comment text."""
+        self.todos.append(f"{where}: {text}")
+        return f"TODO: {text}"
+
+    def unique(self, name: str) -> str:
+        candidate, number = name, 2
+        while candidate in self.taken:
+            candidate = f"{name}-{number}"
+            number += 1
+        self.taken.add(candidate)
+        return candidate
+
+    # ----- the whole draft -----
+    def build(self) -> Draft:
+        models = self.models()
+        data: dict[str, Any] = {"fleet": self.fleet}
+        gateway = self.gateway()
+        routing = self.routing(models["groups"])
+        self.context_window_todos(models["models"], models["groups"])
+        mesh = self.mesh()
+        data["hosts"] = self.host_entries()
+        if self.backends:
+            data["backends"] = [self.backend_entry(b) for b in self.backends.values()]
+        data["models"] = models["models"]
+        if routing:
+            data["routing"] = routing
+        data["gateway"] = gateway
+        if mesh is not None:
+            data["mesh"] = mesh
+        sources = [self.config.file] + ([self.compose.source.file] if self.compose else []) + [u.file for u in self.units]
+        header = [
+            "Draft llmfleet inventory, written by `llmfleet import litellm` from:",
+            *(f"  {source}" for source in sources),
+            "Review every TODO comment: placeholders pass the schema but are not real values",
+            "(TODO-* addresses, *.invalid URLs, all-zero checksums, default version pins).",
+        ]
+        return Draft(data=data, header=header, todos=self.todos)
+
+    # ----- hosts and backends -----
+    def host_for(self, endpoint: Endpoint) -> str:
+        if endpoint.where in ("compose", "gateway-host"):
+            return GATEWAY_HOST
+        key = endpoint.host
+        if key in self.host_keys:
+            return self.host_keys[key]
+        number = sum(1 for h in self.hosts if h != GATEWAY_HOST) + 1
+        label = endpoint.host.split(".")[0]
+        name = label if endpoint.ip is None and HOSTNAME_RE.match(label) and label not in self.hosts else f"gpu{number}"
+        if endpoint.where == "mesh":
+            host = HostDraft(name, None, ["gpu"], mesh_ip=endpoint.host)
+        elif not ADDRESS_RE.match(endpoint.host):
+            host = HostDraft(name, None, ["gpu"], notes=[f"its api_base was {endpoint.url}, which names no usable host"])
+        else:
+            host = HostDraft(name, Note(endpoint.host, f"from api_base {endpoint.url}: check it is the SSH address"), ["gpu"])
+            if endpoint.where == "public":
+                host.notes.append("its api_base is plain http to a public address: move it onto the mesh")
+        self.hosts[name] = host
+        self.host_keys[key] = name
+        return name
+
+    def backend_for(self, d: Deployment) -> BackendDraft:
+        endpoint = d.endpoint
+        assert endpoint is not None
+        host = self.host_for(endpoint)
+        service = endpoint.service
+        if service is not None and service.kind in ("ollama", "llamacpp"):
+            kind = service.kind
+        elif d.prefix in ("ollama", "ollama_chat") or (service is None and endpoint.port == 11434):
+            kind = "ollama"
+        else:
+            kind = "openai_compatible"
+        default_port = {"ollama": 11434, "llamacpp": 8080}.get(kind, 443 if endpoint.scheme == "https" else 80)
+        port = endpoint.port or default_port
+        if (host, port) in self.backends:
+            return self.backends[(host, port)]
+        short = {"openai_compatible": "openai"}.get(kind, kind)
+        name = f"{short}-{host}"
+        if any(b.name == name for b in self.backends.values()):
+            name = f"{name}-{port}"
+        if host == GATEWAY_HOST:
+            bind: Any = Note("loopback", "the gateway runs on the same host")
+        else:
+            bind = "mesh"
+        backend = BackendDraft(name=name, kind=kind, host=host, port=port, bind=bind)
+        if kind != "ollama" and endpoint.path and endpoint.path != "/v1":
+            backend.api_path = endpoint.path
+        elif kind != "ollama" and not endpoint.path:
+            backend.notes.append(f"api_base {endpoint.url} has no path; llmfleet uses /v1")
+        if kind == "ollama":
+            backend.tuning = self.ollama_tuning(backend, service)
+        elif kind == "llamacpp" and service is not None:
+            backend.tuning = self.llamacpp_tuning(backend, service)
+        if "gpu" not in self.hosts[host].roles:
+            self.hosts[host].roles.append("gpu")  # backends run on gpu hosts
+        self.backends[(host, port)] = backend
+        return backend
+
+    def ollama_tuning(self, backend: BackendDraft, service: Service | None) -> dict[str, Any]:
+        where = f"backends.{backend.name}.ollama"
+        version = None
+        if service is not None and service.image and service.image.tag:
+            found = version_in(service.image.tag)
+            version = version_text(found) if found else None
+        tuning: dict[str, Any] = {
+            "version": version
+            or Note(DEFAULT_OLLAMA_VERSION, self.todo(f"{where}.version", "pin the Ollama release you run (llmfleet's default pin shown)")),
+        }
+        env: dict[str, str] = {}
+        for unit in self.units:
+            if unit.kind == "ollama":
+                env.update({k: v.value for k, v in unit.environment.items()})
+        if service is not None:
+            env.update({k: v.value for k, v in service.environment.items() if v.value is not None})
+        mapping = {
+            "OLLAMA_KEEP_ALIVE": ("keep_alive", str),
+            "OLLAMA_NUM_PARALLEL": ("num_parallel", int),
+            "OLLAMA_MAX_LOADED_MODELS": ("max_loaded_models", int),
+            "OLLAMA_CONTEXT_LENGTH": ("context_length", int),
+            "OLLAMA_KV_CACHE_TYPE": ("kv_cache_type", str),
+            "OLLAMA_FLASH_ATTENTION": ("flash_attention", _truthy),
+            "OLLAMA_MODELS": ("models_dir", str),
+        }
+        for var, (name, convert) in mapping.items():
+            if var in env:
+                try:
+                    value = convert(env[var])
+                except ValueError:
+                    continue
+                if field_ok(OllamaTuning, {"version": "0.0.0"}, name, value):
+                    tuning[name] = Note(value, f"from {var}")
+        tuning["binary"] = Note(
+            {"url": f"https://todo.invalid/ollama-linux-amd64-{DEFAULT_OLLAMA_VERSION}.tgz", "sha256": ZERO_SHA256},
+            self.todo(f"{where}.binary", "URL and SHA-256 of the Ollama release archive (deploy refuses to install without them)"),
+        )
+        return tuning
+
+    def llamacpp_tuning(self, backend: BackendDraft, service: Service) -> dict[str, Any]:
+        where = f"backends.{backend.name}.llamacpp"
+        build = llamacpp_build_in(service.image.tag) if service.image and service.image.tag else None
+        tuning: dict[str, Any] = {
+            "version": build
+            or Note(
+                DEFAULT_LLAMACPP_VERSION,
+                self.todo(f"{where}.version", f"the image tag '{service.image_raw}' names no build; pin the llama.cpp release you run"),
+            ),
+        }
+        model_path = service.flag("--model", "-m")
+        filename = PurePosixPath(model_path).name if model_path else "model.gguf"
+        tuning["model"] = Note(
+            {"url": f"https://todo.invalid/{filename}", "sha256": ZERO_SHA256},
+            self.todo(f"{where}.model", f"download URL and SHA-256 of {filename} (was {model_path or 'not given'})"),
+        )
+        ctx = _int(service.flag("--ctx-size", "-c"))
+        tuning["ctx_size"] = (
+            ctx
+            if ctx and ctx >= 256
+            else Note(4096, self.todo(f"{where}.ctx_size", "no --ctx-size in the source; set the context you serve"))
+        )
+        for flags, name in ((("--parallel", "-np"), "parallel"), (("--n-gpu-layers", "-ngl", "--gpu-layers"), "n_gpu_layers")):
+            value = _int(service.flag(*flags))
+            if value is not None and field_ok(LlamaCppTuning, _LLAMACPP_BASE, name, value):
+                tuning[name] = value
+        tuning["jinja"] = True if service.has_flag("--jinja") else Note(False, "no --jinja in the source: tool calling needs it")
+        fa = service.flag("--flash-attn", "-fa")
+        if service.has_flag("--flash-attn", "-fa") and (fa is None or fa.startswith("-") or fa.lower() not in ("off", "false", "0")):
+            tuning["flash_attn"] = True
+        for flags, name in ((("--cache-type-k", "-ctk"), "cache_type_k"), (("--cache-type-v", "-ctv"), "cache_type_v")):
+            value = service.flag(*flags)
+            if value in ("f16", "q8_0", "q4_0"):
+                tuning[name] = value
+        extra = _extra_args(service.entrypoint + service.command)
+        if extra:
+            tuning["extra_args"] = extra
+        if service.has_flag("--verbose", "-v"):
+            backend.notes.append("--verbose dropped: it logs prompts")
+        tuning["binary"] = Note(
+            {"url": "https://todo.invalid/llama-server.zip", "sha256": ZERO_SHA256},
+            self.todo(f"{where}.binary", "URL and SHA-256 of the llama-server build (the source used a container image)"),
+        )
+        return tuning
+
+    def host_entries(self) -> list[Any]:
+        entries = []
+        for host in self.hosts.values():
+            entry: dict[str, Any] = {"name": host.name}
+            before = list(host.notes)
+            if host.address is None:
+                what = "the gateway's" if host.name == GATEWAY_HOST else "this host's"
+                extra = f" (the gateway reaches it at the mesh IP {host.mesh_ip})" if host.mesh_ip else ""
+                entry["address"] = Note(f"TODO-{host.name}-address", self.todo(f"hosts.{host.name}.address", f"{what} SSH address{extra}"))
+            else:
+                entry["address"] = host.address
+            entry["roles"] = list(host.roles)
+            if "gpu" in host.roles:
+                before.append(
+                    self.todo(f"hosts.{host.name}.gpu", "add gpu: {count, vram_gib, driver_branch} (a LiteLLM config does not say)")
+                )
+            if host.mesh_ip:
+                entry["mesh"] = {"ip": Note(host.mesh_ip, "from the api_base the gateway used")}
+            elif self.has_mesh():
+                before.append(self.todo(f"hosts.{host.name}.mesh", "add mesh: {ip: 100.64.x.y} (this host's mesh IP is unknown)"))
+            elif host.name != GATEWAY_HOST:
+                before.append(
+                    self.todo(f"hosts.{host.name}.mesh", "put it on the mesh (mesh: {ip: 100.64.x.y}): its backends bind to the mesh")
+                )
+            entries.append(Note(entry, before=tuple(before)) if before else entry)
+        return entries
+
+    def backend_entry(self, b: BackendDraft) -> Any:
+        entry: dict[str, Any] = {"name": b.name, "kind": b.kind, "host": b.host, "port": b.port, "bind": b.bind}
+        if b.api_path:
+            entry["api_path"] = b.api_path
+        if b.api_key is not None:
+            entry["api_key"] = b.api_key
+        if b.tuning is not None:
+            entry["ollama" if b.kind == "ollama" else "llamacpp"] = b.tuning
+        return Note(entry, before=tuple(b.notes)) if b.notes else entry
+
+    def has_mesh(self) -> bool:
+        return any(h.mesh_ip for h in self.hosts.values())
+
+    def mesh(self) -> dict[str, Any] | None:
+        if not self.has_mesh():
+            return None
+        if "headscale" not in self.hosts[GATEWAY_HOST].roles:
+            self.hosts[GATEWAY_HOST].roles.append("headscale")
+        return {
+            "headscale_host": Note(GATEWAY_HOST, self.todo("mesh.headscale_host", "assumed the gateway host runs Headscale")),
+            "headscale_version": Note(DEFAULT_HEADSCALE_VERSION, self.todo("mesh.headscale_version", "pin the Headscale release you run")),
+            "server_url": Note("https://todo-headscale.invalid", self.todo("mesh.server_url", "public URL of the Headscale server")),
+            "base_domain": Note("todo-mesh.invalid", self.todo("mesh.base_domain", "MagicDNS base domain")),
+        }
+
+    # ----- models and groups -----
+    def models(self) -> dict[str, Any]:
+        by_name: dict[str, list[Deployment]] = {}
+        for d in self.deployments:
+            by_name.setdefault(d.model_name, []).append(d)
+        for name in by_name:
+            self.names[name] = self.unique(public_name(name))
+        models: list[Any] = []
+        groups: list[Any] = []
+        for name, deployments in by_name.items():
+            if len(deployments) == 1:
+                models.append(self.model(self.names[name], deployments[0]))
+                continue
+            members = []
+            for d in deployments:
+                member = self.unique(public_name(d.upstream.rsplit("/", 1)[-1]))
+                models.append(self.model(member, d, group=self.names[name]))
+                entry: dict[str, Any] = {"model": member}
+                for key in ("tpm", "rpm", "weight"):
+                    value = getattr(d, key)
+                    if value is not None and value >= 1:
+                        entry[key] = value
+                members.append(entry)
+            groups.append({"name": self.names[name], "members": members})
+        if not models:
+            models.append(
+                Note(
+                    {"name": "TODO-model", "provider": "openai", "upstream": "TODO-model-id", "api_key": "env:OPENAI_API_KEY"},
+                    self.todo("models", "the config has no model_list"),
+                )
+            )
+        return {"models": models, "groups": groups}
+
+    def model(self, name: str, d: Deployment, group: str | None = None) -> Any:
+        where = f"models.{name}"
+        entry: dict[str, Any] = {"name": name}
+        before = [f"model_list[{d.index}] ({d.model_name}: {d.model})" + (f", a member of group {group}" if group else "")]
+        if d.local and d.endpoint is not None:
+            backend = self.backend_for(d)
+            entry["backend"] = backend.name
+            entry["upstream"] = self.local_upstream(d, backend, where)
+            if d.prefix == "ollama":
+                before.append("was ollama/ (drops tools); llmfleet renders ollama_chat/ for Ollama backends")
+            elif d.prefix not in (None, "ollama_chat", "openai"):
+                entry["litellm_prefix"] = d.prefix
+            self.local_key(d, backend)
+        else:
+            provider = d.provider
+            entry["provider"] = (
+                provider if provider else Note("TODO-provider", self.todo(f"{where}.provider", f"which provider serves {d.model}?"))
+            )
+            if provider and provider not in CLOUD_PROVIDERS:
+                entry["provider"] = Note(provider, "not in llmfleet's provider list yet")
+            entry["upstream"] = d.upstream
+            key = self.cloud_key(d, provider, where)
+            if key is not None:
+                entry["api_key"] = key
+            api_base = d.params.get("api_base") or d.params.get("base_url")
+            if isinstance(api_base, str) and field_ok(Model, _MODEL_BASE, "api_base", api_base):
+                entry["api_base"] = api_base
+        mode = d.mode
+        if mode == "embedding":
+            entry["mode"] = "embedding" if d.model_info.get("mode") else Note("embedding", "inferred from the name")
+        window = d.model_info.get("max_input_tokens")
+        if isinstance(window, int) and window >= 256:
+            entry["context_window"] = window
+        if mode == "embedding":
+            entry["tools"] = "none"
+        elif d.model_info.get("supports_function_calling") is True:
+            entry["tools"] = Note("required", "model_info.supports_function_calling")
+        if (d.tpm is not None or d.rpm is not None) and group is None:
+            before.append("tpm/rpm limits of a single deployment have no inventory field yet (dropped)")
+        return Note(entry, before=tuple(before))
+
+    def local_upstream(self, d: Deployment, backend: BackendDraft, where: str) -> Any:
+        if d.prefix is not None:
+            return d.upstream
+        if backend.kind == "llamacpp" and d.endpoint and d.endpoint.service:
+            path = d.endpoint.service.flag("--model", "-m")
+            if path:
+                stem = PurePosixPath(path).name.removesuffix(".gguf")
+                return Note(
+                    stem, self.todo(f"{where}.upstream", f"was '{d.model}' (an OpenAI name); the GGUF's name is a guess: check /v1/models")
+                )
+        return Note(
+            d.model_name, self.todo(f"{where}.upstream", f"was '{d.model}' (an OpenAI name); put the id the server reports at /v1/models")
+        )
+
+    def local_key(self, d: Deployment, backend: BackendDraft) -> None:
+        if "api_key" not in d.params or backend.api_key is not None:
+            return
+        value = secret_value(d.params["api_key"], "LLAMA_API_KEY")
+        if value.kind in ("env", "env-syntax"):
+            backend.api_key = value.ref
+        elif value.kind == "literal":
+            backend.api_key = Note("env:LLAMA_API_KEY", "was a literal key in the config: export it as LLAMA_API_KEY")
+
+    def cloud_key(self, d: Deployment, provider: str | None, where: str) -> Any:
+        default = provider_env(provider or "provider")
+        value = secret_value(d.params.get("api_key"), default)
+        if value.kind == "env":
+            return value.ref
+        if value.kind == "env-syntax":
+            return Note(value.ref, "was ${...} in the config (which LiteLLM does not expand)")
+        if value.kind == "literal":
+            return Note(value.ref, f"was a literal key in the config: export it as {default} (and rotate it)")
+        if provider in KEYLESS_PROVIDERS:
+            return None
+        return Note(
+            f"env:{default}",
+            self.todo(f"{where}.api_key", f"no api_key in the config (LiteLLM read its default variable); check the name {default}"),
+        )
+
+    # ----- routing -----
+    def routing(self, groups: list[Any]) -> dict[str, Any]:
+        routing: dict[str, Any] = {}
+        moved: list[str] = []
+        for kind in ("fallbacks", "context_window_fallbacks"):
+            mapped: dict[str, Any] = {}
+            for key, targets, where in all_fallbacks(self.config, kind):
+                name = self.names.get(key, public_name(key))
+                if name in mapped:
+                    continue
+                if where[0] == "general_settings" and kind not in moved:
+                    moved.append(kind)
+                values = [self.names.get(t, public_name(t)) for t in targets]
+                missing = [n for n in [key, *targets] if n not in self.names and public_name(n) not in self.taken]
+                members = [t for t in targets if t not in self.names and public_name(t) in self.taken]
+                comment = None
+                if missing:
+                    comment = self.todo(f"routing.{kind}.{name}", f"not a model or group here: {', '.join(missing)}")
+                elif members:
+                    comment = self.todo(
+                        f"routing.{kind}.{name}",
+                        f"{', '.join(members)} now name models imported from group members (LiteLLM had no such model_name); confirm",
+                    )
+                mapped[name] = Note(values, comment) if comment else values
+            if mapped:
+                routing[kind] = mapped
+        if routing:
+            notes = tuple(f"{kind} were under general_settings, where LiteLLM never read them" for kind in moved)
+            routing = {"fallback_mode": Note("auto", "the source had fallbacks; manual switches them off", notes), **routing}
+        if groups:
+            routing["groups"] = groups
+        routing.update(self.routing_settings())
+        return routing
+
+    def context_window_todos(self, models: list[Any], groups: list[Any]) -> None:
+        """Ask for context_window on every model a context-window fallback involves (the rules need it)."""
+        members = {g["name"]: [m["model"] for m in g["members"]] for g in groups}
+        needed: set[str] = set()
+        for key, targets, _ in all_fallbacks(self.config, "context_window_fallbacks"):
+            for source in (key, *targets):
+                name = self.names.get(source, public_name(source))
+                needed.update(members.get(name, [name]))
+        for index, item in enumerate(models):
+            note = item if isinstance(item, Note) else Note(item)
+            entry = note.value
+            if entry.get("name") in needed and "context_window" not in entry:
+                todo = self.todo(
+                    f"models.{entry['name']}.context_window", "set context_window (tokens): a context-window fallback needs it"
+                )
+                models[index] = Note(entry, note.comment, (*note.before, todo))
+
+    def routing_settings(self) -> dict[str, Any]:
+        router = section(self.config, "router_settings")
+        settings = section(self.config, "litellm_settings")
+        candidates = {
+            "strategy": router.get("routing_strategy"),
+            "num_retries": router.get("num_retries", settings.get("num_retries")),
+            "timeout_s": router.get("timeout", settings.get("request_timeout")),
+            "stream_timeout_s": router.get("stream_timeout"),
+            "cooldown_s": router.get("cooldown_time"),
+            "allowed_fails": router.get("allowed_fails"),
+        }
+        return {
+            name: value
+            for name, value in candidates.items()
+            if value is not None and not isinstance(value, bool) and field_ok(Routing, {}, name, value)
+        }
+
+    # ----- gateway -----
+    def gateway(self) -> dict[str, Any]:
+        service = self.compose.litellm if self.compose else None
+        gateway: dict[str, Any] = {"litellm_version": self.litellm_version(service)}
+        if service is not None and service.image is not None:
+            repository = service.image.repository
+            if (
+                repository != "ghcr.io/berriai/litellm"
+                and "litellm" in repository
+                and field_ok(Gateway, _GATEWAY_BASE, "image", repository)
+            ):
+                gateway["image"] = repository
+            port = _int(service.flag("--port"))
+            if port and port != 4000:
+                gateway["port"] = port
+            workers = _int(service.flag("--num_workers"))
+            if workers and field_ok(Gateway, _GATEWAY_BASE, "workers", workers):
+                gateway["workers"] = workers
+        gateway["master_key"] = self.master_key(service)
+        settings = section(self.config, "litellm_settings")
+        general = section(self.config, "general_settings")
+        if isinstance(settings.get("drop_params"), bool) and settings["drop_params"] is not True:
+            gateway["drop_params"] = settings["drop_params"]
+        database = self.database(service)
+        if database is not None:
+            gateway["database"] = database
+        redis = self.redis(service)
+        if redis is not None:
+            gateway["redis"] = redis
+        health: dict[str, Any] = {}
+        if isinstance(general.get("background_health_checks"), bool):
+            health["background"] = general["background_health_checks"]
+        if isinstance(general.get("health_check_interval"), int) and general["health_check_interval"] >= 10:
+            health["interval_s"] = general["health_check_interval"]
+        if health:
+            gateway["health"] = health
+        logging: dict[str, Any] = {}
+        callbacks = []
+        for key in ("callbacks", "success_callback"):
+            value = settings.get(key)
+            for item in value if isinstance(value, list) else [value] if isinstance(value, str) else []:
+                if isinstance(item, str) and item not in callbacks:
+                    callbacks.append(item)
+        if callbacks:
+            logging["callbacks"] = callbacks
+        if isinstance(settings.get("json_logs"), bool):
+            logging["json_logs"] = settings["json_logs"]
+        if general.get("store_prompts_in_spend_logs") is True:
+            logging["store_prompts"] = Note(True, "store_prompts_in_spend_logs: prompts are kept in the database")
+        if logging:
+            gateway["logging"] = logging
+        return gateway
+
+    def litellm_version(self, service: Service | None) -> Any:
+        tag = service.image.tag if service is not None and service.image is not None else None
+        found = version_in(tag) if tag else None
+        if found and litellm_version_refusal(found) is None:
+            return version_text(found)
+        if found:
+            why = f"the source ran {version_text(found)}, which policy refuses"
+        elif service is not None and service.image_raw:
+            why = f"the image '{service.image_raw}' pins no release"
+        else:
+            why = "the source does not say which LiteLLM release runs"
+        return Note(
+            DEFAULT_LITELLM_VERSION,
+            self.todo("gateway.litellm_version", f"{why}; llmfleet's default pin {DEFAULT_LITELLM_VERSION} shown — confirm"),
+        )
+
+    def master_key(self, service: Service | None) -> Any:
+        general = section(self.config, "general_settings")
+        raw = general.get("master_key")
+        value = secret_value(raw, "LITELLM_MASTER_KEY")
+        if value.kind in ("env", "env-syntax") and value.ref:
+            return value.ref
+        if service is not None:
+            env = service.env("LITELLM_MASTER_KEY")
+            ref = secret_value(env, "LITELLM_MASTER_KEY") if env else None
+            if ref is not None and ref.kind == "env-syntax" and ref.ref:
+                return ref.ref
+        if raw is not None or section(self.config, "litellm_settings").get("master_key") is not None:
+            return Note(
+                "env:LITELLM_MASTER_KEY", "the source had a literal or misplaced key: generate a new one (echo sk-$(openssl rand -hex 24))"
+            )
+        return "env:LITELLM_MASTER_KEY"
+
+    def database(self, service: Service | None) -> dict[str, Any] | None:
+        general = section(self.config, "general_settings")
+        settings = section(self.config, "litellm_settings")
+        postgres = self.compose.of_kind("postgres") if self.compose else []
+        if postgres:
+            pg = postgres[0]
+            password = secret_value(pg.env("POSTGRES_PASSWORD"), "POSTGRES_PASSWORD")
+            bundled: dict[str, Any] = {}
+            if (
+                pg.image is not None
+                and pg.image.pinned
+                and pg.image_raw
+                and field_ok(BundledPostgres, {"password": "env:X"}, "image", pg.image_raw)
+            ):
+                bundled["image"] = pg.image_raw
+            bundled["password"] = password.ref if password.kind in ("env", "env-syntax") else "env:POSTGRES_PASSWORD"
+            return {"bundled": Note(bundled, f"from compose service {pg.name}")}
+        sources = [
+            (general.get("database_url"), "general_settings.database_url"),
+            (settings.get("database_url"), "litellm_settings.database_url (ignored there by LiteLLM)"),
+            (service.env("DATABASE_URL") if service else None, "DATABASE_URL in the compose file"),
+        ]
+        for raw, origin in sources:
+            if not raw:
+                continue
+            value = secret_value(raw, "DATABASE_URL")
+            ref = value.ref if value.kind in ("env", "env-syntax") and value.ref else "env:DATABASE_URL"
+            comment = f"from {origin}" + ("; it held the URL itself: export it as DATABASE_URL" if value.kind == "literal" else "")
+            return {"url": Note(ref, comment)}
+        return None
+
+    def redis(self, service: Service | None) -> dict[str, Any] | None:
+        router = section(self.config, "router_settings")
+        cache = section(self.config, "litellm_settings").get("cache_params")
+        cache = cache if isinstance(cache, dict) and cache.get("type", "redis") == "redis" else {}
+        env = service.environment if service else {}
+        host = router.get("redis_host") or cache.get("host") or (env["REDIS_HOST"].value if "REDIS_HOST" in env else None)
+        port = router.get("redis_port") or cache.get("port") or (env["REDIS_PORT"].value if "REDIS_PORT" in env else None)
+        password = (
+            router.get("redis_password") or cache.get("password") or (env["REDIS_PASSWORD"].value if "REDIS_PASSWORD" in env else None)
+        )
+        bundled_services = self.compose.of_kind("redis") if self.compose else []
+        if host is None and not bundled_services:
+            return None
+        redis: dict[str, Any] = {}
+        host_text = str(host) if host is not None else None
+        if bundled_services and (host_text is None or host_text in {s.name for s in bundled_services}):
+            redis["bundled"] = Note(True, f"from compose service {bundled_services[0].name}")
+            image = bundled_services[0].image
+            if image is not None and image.pinned and bundled_services[0].image_raw:
+                redis["image"] = bundled_services[0].image_raw
+        elif host_text is not None and (host_text.startswith("os.environ/") or "${" in host_text):
+            redis["host"] = Note("TODO-redis-host", self.todo("gateway.redis.host", f"the config read it from {host_text}"))
+        else:
+            redis["host"] = host_text
+        port_number = _int(str(port)) if port is not None else None
+        if port_number and port_number != 6379 and field_ok(Redis, {"password": "env:X", "bundled": True}, "port", port_number):
+            redis["port"] = port_number
+        value = secret_value(password, "REDIS_PASSWORD")
+        if value.kind in ("env", "env-syntax") and value.ref:
+            redis["password"] = value.ref
+        elif value.kind == "literal":
+            redis["password"] = Note("env:REDIS_PASSWORD", "was a literal in the source: export it as REDIS_PASSWORD (and rotate it)")
+        else:
+            redis["password"] = Note(
+                "env:REDIS_PASSWORD", self.todo("gateway.redis.password", "the source sets no Redis password; set one")
+            )
+        return redis
+
+
+_MODEL_BASE = {"name": "x", "provider": "openai", "upstream": "x"}
+_GATEWAY_BASE = {"litellm_version": DEFAULT_LITELLM_VERSION, "master_key": "env:LITELLM_MASTER_KEY"}
+_LLAMACPP_BASE = {
+    "version": DEFAULT_LLAMACPP_VERSION,
+    "model": {"url": "https://x.invalid/m.gguf", "sha256": ZERO_SHA256},
+    "ctx_size": 4096,
+}
+
+
+def _truthy(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(value)
+
+
+def _int(value: Any) -> int | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        return None
+
+
+def _extra_args(args: list[str]) -> list[str]:
+    """llama-server flags that have no field of their own (kept in ``extra_args``)."""
+    out: list[str] = []
+    index = 0
+    start = next((i for i, a in enumerate(args) if a.startswith("-")), len(args))
+    args = args[start:]
+    while index < len(args):
+        flag = args[index]
+        takes_value = flag not in LLAMACPP_BOOL_FLAGS and "=" not in flag and index + 1 < len(args) and not args[index + 1].startswith("-")
+        name = flag.split("=", 1)[0]
+        group = [flag] + ([args[index + 1]] if takes_value else [])
+        index += len(group)
+        if name in LLAMACPP_MANAGED or not flag.startswith("-"):
+            continue
+        out += group
+    return out
