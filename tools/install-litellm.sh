@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Install the real LiteLLM proxy into its own venv at
+#   ${LLMFLEET_CACHE:-$HOME/.cache/llmfleet}/litellm-<ver>/   (binary: bin/litellm)
+#
+# `prisma` is installed alongside: without it a request with no key gets HTTP 500 instead of 401
+# (LiteLLM's auth error path imports prisma; the official image ships it).
+# Idempotent via a stamp file.  ~45 s and ~740 MB on a cold cache.
+#
+# Env:
+#   LLMFLEET_CACHE      cache root (default $HOME/.cache/llmfleet)
+#   LITELLM_VERSION     litellm version (default 1.106.2; newer 1.109.x backtracks badly on this index)
+#   PRISMA_VERSION      prisma version (default 0.15.0)
+#   PYTHON              interpreter used to create the venv (default python3, needs >= 3.9)
+set -euo pipefail
+
+CACHE="${LLMFLEET_CACHE:-$HOME/.cache/llmfleet}"
+VERSION="${LITELLM_VERSION:-1.106.2}"
+PRISMA="${PRISMA_VERSION:-0.15.0}"
+PYTHON="${PYTHON:-python3}"
+
+VENV="$CACHE/litellm-$VERSION"
+BIN="$VENV/bin/litellm"
+STAMP="$VENV/.installed"
+STAMP_CONTENT="litellm[proxy]==$VERSION prisma==$PRISMA"
+
+log() { printf '[install-litellm] %s\n' "$*" >&2; }
+
+# One installer at a time per program and version (parallel `make -j`, concurrent CI steps).
+mkdir -p "$CACHE"
+exec 9>"$CACHE/.litellm-$VERSION.lock"
+flock 9
+
+if [[ -f "$STAMP" && -x "$BIN" && "$(cat "$STAMP")" == "$STAMP_CONTENT" ]] && "$VENV/bin/python" -c '' 2>/dev/null; then
+    log "up to date: $BIN"
+    echo "$BIN"
+    exit 0
+fi
+
+if ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then
+    command -v apt-get >/dev/null 2>&1 || { log "$PYTHON cannot create venvs and apt-get is missing"; exit 1; }
+    sudo=""; [[ "$(id -u)" -ne 0 ]] && sudo="sudo"
+    log "installing python3-venv with apt"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends python3-venv >&2
+fi
+
+start=$(date +%s)
+rm -rf "$VENV"
+mkdir -p "$CACHE"
+log "creating venv $VENV"
+"$PYTHON" -m venv "$VENV"
+log "installing litellm[proxy]==$VERSION prisma==$PRISMA (about a minute)"
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+    "litellm[proxy]==$VERSION" "prisma==$PRISMA" >&2
+
+# Sanity check: the CLI runs and the proxy server module imports (catches missing extras).
+LITELLM_LOCAL_MODEL_COST_MAP=True "$VENV/bin/python" -c 'import litellm.proxy.proxy_server, prisma' >&2
+"$VENV/bin/python" -m pip freeze --disable-pip-version-check >"$VENV/freeze.txt"
+printf '%s\n' "$STAMP_CONTENT" >"$STAMP"
+log "installed $BIN in $(( $(date +%s) - start )) s"
+echo "$BIN"
