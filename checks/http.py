@@ -1,0 +1,123 @@
+"""HTTP plumbing shared by the checks: bounded requests and honest error messages.
+
+Every request is bounded twice: httpx's own timeouts (connect, write, pool and *read*, the longest
+silence allowed between two chunks, which catches a backend that stalls mid-stream) and a total
+deadline with :func:`asyncio.timeout` (catches a backend that drips bytes forever). Any failure
+becomes a :class:`RequestFailed` whose message names what happened, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+MAX_BODY = 2 * 1024 * 1024  # bytes of a non-streamed body we read at most
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Per-request bounds in seconds."""
+
+    connect: float = 5.0
+    stall: float = 20.0  # longest silence between two chunks (httpx read timeout)
+    total: float = 60.0  # whole request, headers to last byte
+    cold_total: float = 180.0  # the first request of a model (it may load the model)
+
+    def httpx(self, *, streaming: bool = True, total: float | None = None) -> httpx.Timeout:
+        """The httpx timeout object: read = stall for a stream; for a non-streamed request nothing
+        arrives until the answer is complete, so only the total deadline applies."""
+        # (+1 s so that the total deadline, with its clearer message, fires first)
+        read = self.stall if streaming else (total if total is not None else self.total) + 1.0
+        return httpx.Timeout(connect=self.connect, read=read, write=self.stall, pool=self.total)
+
+
+class RequestFailed(Exception):
+    """A request did not produce a usable HTTP response; ``str()`` is the one-line reason."""
+
+    def __init__(self, message: str, *, status: int | None = None, kind: str = "error") -> None:
+        super().__init__(message)
+        self.status = status
+        self.kind = kind  # "connect", "timeout", "stall", "protocol", "error"
+
+
+def describe(exc: BaseException, url: str, timeouts: Timeouts, total: float) -> RequestFailed:
+    """Turn an exception raised during a request into a :class:`RequestFailed`."""
+    if isinstance(exc, RequestFailed):
+        return exc
+    if isinstance(exc, TimeoutError):
+        return RequestFailed(f"no complete response within {total:g} s (request timeout) from {url}", kind="timeout")
+    if isinstance(exc, httpx.ConnectTimeout):
+        return RequestFailed(f"cannot connect to {url}: no answer within {timeouts.connect:g} s", kind="connect")
+    if isinstance(exc, httpx.ConnectError):
+        reason = str(exc) or type(exc).__name__
+        return RequestFailed(f"cannot connect to {url}: {reason}", kind="connect")
+    if isinstance(exc, httpx.ReadTimeout):
+        return RequestFailed(f"stalled: no data for {timeouts.stall:g} s from {url}", kind="stall")
+    if isinstance(exc, httpx.PoolTimeout):
+        return RequestFailed(f"no free connection within {timeouts.total:g} s for {url}", kind="timeout")
+    if isinstance(exc, httpx.TimeoutException):
+        return RequestFailed(f"timed out talking to {url}: {type(exc).__name__}", kind="timeout")
+    if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
+        return RequestFailed(f"connection broken by {url}: {exc or type(exc).__name__}", kind="protocol")
+    if isinstance(exc, httpx.HTTPError):
+        return RequestFailed(f"{type(exc).__name__} from {url}: {exc}", kind="error")
+    return RequestFailed(f"{type(exc).__name__} talking to {url}: {exc}", kind="error")
+
+
+@dataclass
+class Reply:
+    """A complete, non-streamed HTTP response."""
+
+    status: int
+    text: str
+    elapsed_ms: float
+
+    def json(self) -> Any:
+        """The body decoded as JSON (raises ``ValueError``)."""
+        return json.loads(self.text)
+
+
+async def request(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    timeouts: Timeouts,
+    total: float | None = None,
+    headers: dict[str, str] | None = None,
+    body: dict[str, Any] | None = None,
+) -> Reply:
+    """Send one request and read the whole (bounded) body; raise :class:`RequestFailed`."""
+    limit = total if total is not None else timeouts.total
+    content = json.dumps(body).encode() if body is not None else None
+    hdrs = dict(headers or {})
+    if content is not None:
+        hdrs["content-type"] = "application/json"
+    t0 = time.perf_counter_ns()
+    try:
+        async with asyncio.timeout(limit):
+            async with client.stream(
+                method, url, content=content, headers=hdrs, timeout=timeouts.httpx(streaming=False, total=limit)
+            ) as resp:
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in resp.aiter_bytes():
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    if size > MAX_BODY:
+                        break
+                text = b"".join(chunks).decode("utf-8", "replace")
+                return Reply(resp.status_code, text, (time.perf_counter_ns() - t0) / 1e6)
+    except Exception as exc:
+        raise describe(exc, url, timeouts, limit) from None
+
+
+def make_client(concurrency: int) -> httpx.AsyncClient:
+    """One shared client: no proxies from the environment, enough connections for the semaphore."""
+    limits = httpx.Limits(max_connections=max(4 * concurrency, 16), max_keepalive_connections=max(2 * concurrency, 8))
+    return httpx.AsyncClient(limits=limits, trust_env=False, follow_redirects=False)

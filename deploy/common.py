@@ -1,0 +1,113 @@
+"""What every host gets, and building blocks the role deploys share.
+
+* :func:`base` — the remote helpers and llmfleet's directories;
+* :func:`put_rendered` — one rendered file where the render says, with its mode;
+* :func:`unit_lifecycle` — daemon-reload / restart on change (``_if=any_changed``) / running + enabled;
+* :func:`apt_repository` — a third-party apt repository whose signing key is fingerprint-checked;
+* :func:`docker_engine` — Docker Engine and the compose plugin from Docker's repository.
+"""
+
+from __future__ import annotations
+
+from io import StringIO
+
+from pyinfra import host
+from pyinfra.api import deploy
+from pyinfra.api.operation import OperationMeta
+from pyinfra.facts.deb import DebArch
+from pyinfra.facts.server import LinuxDistribution
+from pyinfra.operations import files, systemd
+from pyinfra.operations.util import any_changed
+
+from deploy.operations import aptrepo, hosts, packages
+from deploy.paths import ARTIFACT_CACHE, HELPERS_DIR, LLMFLEET_ETC, STATE_DIR
+from deploy.remote import HELPER_NAMES, helper_source
+from llmfleet.render import RenderedFile
+
+#: Docker's release signing key (https://docs.docker.com/engine/install/debian/).
+DOCKER_KEY_FINGERPRINT = "9DC858229FC7DD38854AE2D88D81803C0EBFCD88"
+DOCKER_PACKAGES = ("docker-ce", "docker-ce-cli", "containerd.io", "docker-compose-plugin")
+
+
+@deploy("Prepare the host for llmfleet")
+def base() -> None:
+    """Install what the helpers need (python3, CA certificates), llmfleet's directories and the helpers."""
+    packages.apt_installed(name="Install python3 and CA certificates for the deploy helpers", packages=["python3", "ca-certificates"])
+    hosts.localhost_resolves(name="Make localhost resolve")
+    for path, mode in ((HELPERS_DIR, "755"), (STATE_DIR, "755"), (ARTIFACT_CACHE, "755"), (LLMFLEET_ETC, "755")):
+        files.directory(name=f"Create the directory {path}", path=path, user="root", group="root", mode=mode)
+    for name in HELPER_NAMES:
+        files.put(
+            name=f"Upload the deploy helper {name}",
+            src=str(helper_source(name)),
+            dest=f"{HELPERS_DIR}/{name}",
+            user="root",
+            group="root",
+            mode="755",
+        )
+
+
+def put_rendered(f: RenderedFile, what: str | None = None) -> OperationMeta:
+    """Upload one rendered file to its ``dest`` with its ``mode`` (no-op when identical)."""
+    return files.put(
+        name=f"Put the rendered {what or f.relpath.split('/', 1)[1]} at {f.dest}",
+        src=StringIO(f.content),
+        dest=f.dest,
+        user="root",
+        group="root",
+        mode=f"{f.mode:o}",
+    )
+
+
+def unit_lifecycle(unit: str, what: str, unit_files: list[OperationMeta], restart_on: list[OperationMeta]) -> None:
+    """Reload systemd when ``unit_files`` changed, restart ``unit`` when ``restart_on`` changed, keep it running and enabled."""
+    if unit_files:
+        systemd.daemon_reload(name=f"Reload systemd after the {what} unit changed", _if=any_changed(*unit_files))
+    if restart_on:
+        systemd.service(
+            name=f"Restart {what} because its files changed",
+            service=unit,
+            running=None,
+            restarted=True,
+            _if=any_changed(*restart_on),
+        )
+    systemd.service(name=f"Keep {what} running and enabled", service=unit, running=True, enabled=True)
+
+
+def apt_repository(name: str, key_url: str, key_file: str, fingerprint: str, url: str, suite: str, components: str) -> OperationMeta:
+    """A third-party apt repository: its fingerprint-checked key and its ``.list`` file."""
+    packages.apt_installed(name="Install gnupg to check apt signing keys", packages=["gnupg", "ca-certificates"])
+    aptrepo.signing_key(
+        name=f"Install the {name} signing key (fingerprint {fingerprint[-16:]})", url=key_url, dest=key_file, fingerprint=fingerprint
+    )
+    arch = host.get_fact(DebArch) or "amd64"
+    return files.put(
+        name=f"Add the {name} apt repository",
+        src=StringIO(aptrepo.source_line(url, suite, components, key_file, arch)),
+        dest=aptrepo.list_path(name),
+        user="root",
+        group="root",
+        mode="644",
+    )
+
+
+def codename() -> str:
+    """The host's release codename (``bookworm``, ``noble``)."""
+    meta = (host.get_fact(LinuxDistribution) or {}).get("release_meta") or {}
+    return str(meta.get("VERSION_CODENAME") or meta.get("UBUNTU_CODENAME") or "stable")
+
+
+@deploy("Install Docker Engine and the compose plugin")
+def docker_engine(os_family: str) -> None:
+    """Docker Engine + compose plugin from download.docker.com (``os_family``: debian or ubuntu)."""
+    apt_repository(
+        "docker",
+        f"https://download.docker.com/linux/{os_family}/gpg",
+        "/etc/apt/keyrings/docker.asc",
+        DOCKER_KEY_FINGERPRINT,
+        f"https://download.docker.com/linux/{os_family}",
+        codename(),
+        "stable",
+    )
+    packages.apt_installed(name="Install Docker Engine and the compose plugin", packages=list(DOCKER_PACKAGES))
+    systemd.service(name="Keep Docker running and enabled", service="docker.service", running=True, enabled=True)

@@ -1,0 +1,34 @@
+"""Facts about an Ollama server: the models it has (``ollama list``)."""
+
+from __future__ import annotations
+
+import shlex
+
+from pyinfra.api import FactBase
+
+
+def normalize_model(name: str) -> str:
+    """``qwen2.5`` and ``qwen2.5:latest`` are the same model to Ollama."""
+    name = name.strip()
+    return name if ":" in name else f"{name}:latest"
+
+
+class OllamaModels(FactBase[list[str]]):
+    """Names (``name:tag``) of the models the Ollama server at ``address`` (host:port) has pulled."""
+
+    default = list
+
+    def requires_command(self, address: str) -> str:
+        return "ollama"
+
+    def command(self, address: str) -> str:
+        return f"OLLAMA_HOST={shlex.quote(address)} ollama list 2>/dev/null || true"
+
+    def process(self, output: list[str]) -> list[str]:
+        names = []
+        for line in output:
+            fields = line.split()
+            if not fields or fields[0] == "NAME":
+                continue
+            names.append(normalize_model(fields[0]))
+        return sorted(set(names))

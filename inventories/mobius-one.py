@@ -1,0 +1,5 @@
+"""pyinfra inventory of fleet mobius-one (inventories/mobius-one.yml); see inventories/_adapter.py for the environment it reads."""
+
+from inventories._adapter import fleet_groups
+
+all, gateway, gpu, headscale = fleet_groups("mobius-one")  # `all` is pyinfra's group of every host, in mesh join order

@@ -1,0 +1,5 @@
+"""pyinfra inventory of fleet nova-hybrid (inventories/nova-hybrid.yml); see inventories/_adapter.py for the environment it reads."""
+
+from inventories._adapter import fleet_groups
+
+all, gateway, gpu, headscale = fleet_groups("nova-hybrid")  # `all` is pyinfra's group of every host, in mesh join order

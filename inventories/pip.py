@@ -1,0 +1,5 @@
+"""pyinfra inventory of fleet pip (inventories/pip.yml); see inventories/_adapter.py for the environment it reads."""
+
+from inventories._adapter import fleet_groups
+
+all, gateway, gpu, headscale = fleet_groups("pip")  # `all` is pyinfra's group of every host, in mesh join order

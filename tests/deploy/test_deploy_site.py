@@ -1,0 +1,88 @@
+"""``pyinfra <inventory> deploy/site.py`` end to end through pyinfra's CLI, on its ``@fake`` connector.
+
+No host is needed: every host of the example fleet is a ``@fake/<name>`` host carrying exactly
+the adapter's host data, commands "succeed" with canned output. This runs the real deploy code
+through pyinfra's prepare *and* execute phases (including the execution-time mesh join and its
+pre-auth key), at maximum verbosity with ``--diff``, and checks that no secret value and no key
+appears anywhere in what pyinfra prints.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fake_fleet import FAKE_AUTH_KEY, write_fake_inventory
+
+from llmfleet.inventory.loader import load_inventory
+from llmfleet.render.context import gateway_secrets
+
+REPO = Path(__file__).resolve().parents[2]
+PYINFRA = str(Path(sys.executable).parent / "pyinfra")
+FLEETS = ["lab", "pip", "nova-hybrid", "nova-litellm", "netbox-chatbox", "mobius-one", "lab-local"]
+
+
+def fleet_secrets(fleet: str) -> dict[str, str]:
+    """A distinctive value for every secret the fleet's gateway needs."""
+    inv = load_inventory(REPO / "inventories" / f"{fleet}.yml")
+    return {v.name: f"sk-{v.name.lower()}-DONOTPRINT-{secrets.token_hex(16)}" for v in gateway_secrets(inv)}
+
+
+def run_site(tmp_path: Path, fleet: str, *extra: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    inventory = write_fake_inventory(tmp_path / f"fake_{fleet.replace('-', '_')}.py", fleet)
+    return subprocess.run(
+        [PYINFRA, str(inventory), str(REPO / "deploy" / "site.py"), *extra],
+        cwd=tmp_path,  # pyinfra writes pyinfra-debug.log into its working directory on errors
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **(env or {})},
+    )
+
+
+@pytest.mark.parametrize("fleet", FLEETS)
+def test_site_runs_end_to_end_and_prints_no_secret(tmp_path: Path, fleet: str) -> None:
+    values = fleet_secrets(fleet)
+    out = run_site(tmp_path, fleet, "-y", "-vvv", "--diff", "--debug", env=values)
+    printed = out.stdout + out.stderr
+    assert out.returncode == 0, printed[-3000:]
+    for name, value in values.items():
+        assert value not in printed, f"the value of {name} was printed"
+    assert FAKE_AUTH_KEY not in printed, "the pre-auth key was printed"
+    inv = load_inventory(REPO / "inventories" / f"{fleet}.yml")
+    assert "Apply the new gateway configuration" in printed
+    assert ".env (mode 0600) from the operator's environment" in printed
+    if inv.mesh is not None:
+        assert "Run the Headscale control server" in printed
+        assert "headscale preauthkeys create" in printed, "the key is minted during the run"
+        assert "joined the mesh as" in printed
+    if any(b.kind == "ollama" for b in inv.backends):
+        assert "Pull Ollama model" in printed
+    if any(b.kind == "llamacpp" for b in inv.backends):
+        assert "Wait until llama-server" in printed
+    if inv.gateway.runtime == "compose":
+        assert "Install Docker Engine and the compose plugin" in printed
+    else:
+        assert "Install LiteLLM" in printed
+
+
+def test_dry_run_reports_operations_as_json(tmp_path: Path) -> None:
+    values = fleet_secrets("lab")
+    out = run_site(tmp_path, "lab", "--dry", "--json", env=values)
+    assert out.returncode == 0, out.stderr[-3000:]
+    doc = json.loads(out.stdout)
+    text = json.dumps(doc)
+    assert "Join the Headscale mesh" in text
+    for value in values.values():
+        assert value not in out.stdout + out.stderr
+
+
+def test_a_missing_secret_stops_the_deploy_naming_only_the_variable(tmp_path: Path) -> None:
+    out = run_site(tmp_path, "lab", "-y", env={})
+    printed = out.stdout + out.stderr
+    assert out.returncode != 0
+    assert "LITELLM_MASTER_KEY is not set" in printed

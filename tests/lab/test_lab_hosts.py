@@ -1,0 +1,202 @@
+"""Real booted lab hosts (systemd-nspawn): boot inventories/lab.yml, reach it, tear it down cleanly.
+
+Marked ``lab``: needs root, ``tools/install-lab-tools.sh`` and a built llama-server (the mirror
+ships it). The first run builds the base image (~20 s) and the mirror's caches (~20 s).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from llmfleet.lab import hosts as labhosts
+from llmfleet.lab import netns
+from llmfleet.lab.programs import ProgramMissing, llama_server_bin
+
+pytestmark = pytest.mark.lab
+REPO = Path(__file__).resolve().parents[2]
+INVENTORY = REPO / "inventories" / "lab.yml"
+
+
+def _skip_reason() -> str | None:
+    if os.geteuid() != 0:
+        return "the lab needs root"
+    missing = [t for t in ("systemd-nspawn", "mmdebstrap", "nft", "ip", "ssh", "dpkg-scanpackages") if shutil.which(t) is None]
+    if missing:
+        return f"missing {', '.join(missing)}: run `bash tools/install-lab-tools.sh`"
+    try:
+        llama_server_bin()
+    except ProgramMissing as exc:
+        return str(exc)
+    return None
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[labhosts.LabFleet]:
+    reason = _skip_reason()
+    if reason:
+        pytest.skip(reason)
+    from llmfleet.lab.mirror import prepare
+
+    workdir = tmp_path_factory.mktemp("lab")
+    inv, overlay = prepare(INVENTORY, workdir)
+    t0 = time.monotonic()
+    fleet = labhosts.lab_up(inv, workdir, overlay=overlay)
+    fleet.timings["up_total"] = time.monotonic() - t0
+    try:
+        yield fleet
+    finally:
+        labhosts.lab_down(workdir)  # a no-op when test_teardown_leaves_nothing_behind already ran
+
+
+def test_ssh_reaches_every_host_under_its_inventory_name(lab: labhosts.LabFleet) -> None:
+    import testinfra
+
+    assert set(lab.hosts) == {"gw1", "gpu1"}
+    for name, host in lab.hosts.items():
+        out = lab.ssh(name, "hostname; systemctl is-system-running")
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.split() == [name, "running"]
+        remote = testinfra.get_host(lab.testinfra_url(name))
+        assert remote.check_output("hostname") == name
+        assert remote.interface("eth0").addresses[0] == host.address
+        assert host.mesh_ip in remote.interface("tailscale0").addresses
+    ssh = subprocess.run(["ssh", "-F", str(lab.ssh_config), "gw1", "true"], capture_output=True, timeout=20)
+    assert ssh.returncode == 0  # plain OpenSSH with the generated config (strict host key checking)
+
+
+def test_up_again_is_idempotent(lab: labhosts.LabFleet) -> None:
+    from llmfleet.inventory import load
+
+    inv = load(INVENTORY, lab.overlay).inventory
+    messages: list[str] = []
+    again = labhosts.lab_up(inv, lab.workdir, log=messages.append)
+    assert again.hosts == lab.hosts and "already up" in messages[0]
+    assert labhosts.lab_status(lab.workdir)["up"] is True
+
+
+LISTENER = """
+import socket, sys
+srv = socket.create_server((sys.argv[1], int(sys.argv[2])))
+print("listening", flush=True)
+srv.settimeout(30)
+conn, peer = srv.accept()
+conn.sendall(peer[0].encode())
+conn.close()
+"""
+
+CONNECT = """
+import socket, sys
+try:
+    with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3) as s:
+        print("open", s.recv(64).decode())
+except OSError as exc:
+    print("closed", type(exc).__name__)
+"""
+
+
+def _listen_in_netns(ns: str, ip: str, port: int) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(["ip", "netns", "exec", ns, "python3", "-c", LISTENER, ip, str(port)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "listening"
+    return proc
+
+
+def _connect_from(lab: labhosts.LabFleet, host: str, ip: str, port: int) -> str:
+    out = lab.ssh(host, f"python3 -c '{CONNECT}' {ip} {port}")
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def test_mesh_binding_is_distinguishable_from_the_lab_address(lab: labhosts.LabFleet) -> None:
+    gpu1 = lab.hosts["gpu1"]
+    listeners = []
+    try:
+        # Bound to the mesh IP: gw1 reaches it over the mesh, with its own mesh IP as source ...
+        listeners.append(mesh := _listen_in_netns("llmfleet-gpu1", str(gpu1.mesh_ip), 18080))
+        assert _connect_from(lab, "gw1", str(gpu1.address), 18080) == "closed ConnectionRefusedError"
+        assert _connect_from(lab, "gw1", str(gpu1.mesh_ip), 18080) == f"open {lab.hosts['gw1'].mesh_ip}"
+        assert mesh.wait(timeout=10) == 0
+        # ... and bound to the lab address only: reachable there, not over the mesh.
+        listeners.append(plain := _listen_in_netns("llmfleet-gpu1", gpu1.address, 18081))
+        assert _connect_from(lab, "gw1", str(gpu1.mesh_ip), 18081) == "closed ConnectionRefusedError"
+        assert _connect_from(lab, "gw1", gpu1.address, 18081) == f"open {lab.hosts['gw1'].address}"
+        assert plain.wait(timeout=10) == 0
+    finally:
+        for proc in listeners:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=5)
+
+
+VERIFY = """
+import hashlib, sys, urllib.request
+base = sys.argv[1]
+sums = urllib.request.urlopen(base + "SHA256SUMS", timeout=10).read().decode().splitlines()
+bad = checked = 0
+for line in sums:
+    digest, name = line.split(maxsplit=1)
+    if name.startswith("wheels/") and not name.startswith(("wheels/requirements", "wheels/litellm-")):
+        continue
+    got = hashlib.sha256(urllib.request.urlopen(base + name, timeout=30).read()).hexdigest()
+    checked += 1
+    bad += got != digest
+print(checked, bad)
+"""
+
+
+def test_mirror_serves_files_with_their_sha256(lab: labhosts.LabFleet) -> None:
+    out = lab.ssh("gpu1", f"python3 -c '{VERIFY}' {lab.mirror_url}", timeout=60)
+    assert out.returncode == 0, out.stderr
+    checked, bad = map(int, out.stdout.split())
+    assert checked >= 10 and bad == 0
+    manifest = json.loads((lab.workdir / "mirror" / "manifest.json").read_text())
+    overlay = lab.overlay.read_text() if lab.overlay else ""
+    for name, info in manifest["artifacts"].items():
+        local = hashlib.sha256((lab.workdir / "mirror" / name).read_bytes()).hexdigest()
+        assert local == info["sha256"], name
+        has_inventory_field = name.endswith(".gguf") or name.startswith(("llama-server-", "standin-ollama-", "standin-headscale_"))
+        if has_inventory_field:
+            assert re.search(rf"/{re.escape(name)}\n\s+sha256: {info['sha256']}\n", overlay), f"{name} is not pinned in the overlay"
+
+
+def test_apt_installs_from_the_mirror_only(lab: labhosts.LabFleet) -> None:
+    out = lab.ssh("gpu1", "apt-get update -q 2>&1 | tail -1; apt-cache policy libgomp1 | grep -c 10.231.0.1", timeout=60)
+    assert out.returncode == 0 and out.stdout.split()[-1] == "1", out.stdout + out.stderr
+
+
+def test_lab_is_confined_by_its_own_nft_table(lab: labhosts.LabFleet) -> None:
+    rules = subprocess.run(["nft", "list", "table", "inet", netns.NFT_TABLE], capture_output=True, text=True, check=True).stdout
+    assert 'iifname "lfh-*" oifname != "lfh-*"' in rules and "drop" in rules
+
+
+def test_teardown_leaves_nothing_behind(lab: labhosts.LabFleet) -> None:
+    from llmfleet.lab.ledger import Ledger
+
+    entries = Ledger.open(lab.workdir).entries
+    pids = [e.data["pid"] for e in entries if e.kind == "process"]
+    t0 = time.monotonic()
+    assert labhosts.lab_down(lab.workdir) is True
+    down = time.monotonic() - t0
+    print(f"\nlab timings: up {lab.timings}, down {down:.2f} s")
+    assert not Path(lab.workdir / "lab-state.json").exists()
+    for e in entries:
+        if e.kind == "netns":
+            assert not netns.netns_exists(e.data["name"])
+        if e.kind == "link":
+            assert not netns.link_exists(e.data["name"])
+    routes = subprocess.run(["ip", "route"], capture_output=True, text=True, check=True).stdout
+    assert "100.64." not in routes and "10.231." not in routes
+    assert not netns.nft_table_exists()
+    for pid in pids:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] if Path(f"/proc/{pid}").exists() else None
+        assert state in (None, "Z"), f"process {pid} still runs"
+    assert Path("/proc/sys/net/ipv4/ip_forward").read_text().strip() == next(e.data["restore"] for e in entries if e.kind == "sysctl")
