@@ -51,7 +51,9 @@ def main() -> int:
             runs = [measure(path) for _ in range(RUNS)]
             best = min(runs, key=lambda r: r["total"])
             rows.append((size, best, statistics.median(r["total"] for r in runs), len(path.read_text().splitlines())))
-            print(f"{size:>5} hosts: best {best['total']:.3f} s (load {best['load']:.3f}, render {best['render']:.3f}, validate {best['validate']:.3f})")
+            print(
+                f"{size:>5} hosts: best {best['total']:.3f} s (load {best['load']:.3f}, render {best['render']:.3f}, validate {best['validate']:.3f})"
+            )
     big = rows[-1][1]["total"]
     verdict = "PASS" if big < TARGET_S else "FAIL"
     lines = [

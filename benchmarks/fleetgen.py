@@ -23,19 +23,39 @@ def generate_fleet(hosts: int) -> dict[str, Any]:
     for i in range(1, hosts):
         name = f"gpu{i}"
         ip = f"100.64.{i // 250}.{i % 250 + 2}"
-        data["hosts"].append({
-            "name": name, "address": f"10.{i // 250}.{i % 250}.2", "roles": ["gpu"],
-            "gpu": {"count": 1, "vram_gib": 24, "driver_branch": "550"}, "mesh": {"ip": ip},
-        })
-        data["backends"].append({
-            "name": f"ollama-{name}", "kind": "ollama", "host": name, "port": 11434,
-            "ollama": {"version": "0.5.7", "context_length": 8192, "max_loaded_models": 2},
-        })
+        data["hosts"].append(
+            {
+                "name": name,
+                "address": f"10.{i // 250}.{i % 250}.2",
+                "roles": ["gpu"],
+                "gpu": {"count": 1, "vram_gib": 24, "driver_branch": "550"},
+                "mesh": {"ip": ip},
+            }
+        )
+        data["backends"].append(
+            {
+                "name": f"ollama-{name}",
+                "kind": "ollama",
+                "host": name,
+                "port": 11434,
+                "ollama": {"version": "0.5.7", "context_length": 8192, "max_loaded_models": 2},
+            }
+        )
         for j in range(2):
-            data["models"].append({
-                "name": f"m{i}-{j}", "backend": f"ollama-{name}", "upstream": f"qwen2.5:{7 + j}b", "context_window": 8192,
-                "tools": "required", "vram": {"gib": 8}, "slo": {"ttft_p95_ms": 500, "e2e_p95_ms": 4000}, "tags": ["local"],
-            })
-    data["models"].append({"name": "haiku", "provider": "anthropic", "upstream": "claude-3-5-haiku-20241022", "api_key": "env:ANTHROPIC_API_KEY"})
+            data["models"].append(
+                {
+                    "name": f"m{i}-{j}",
+                    "backend": f"ollama-{name}",
+                    "upstream": f"qwen2.5:{7 + j}b",
+                    "context_window": 8192,
+                    "tools": "required",
+                    "vram": {"gib": 8},
+                    "slo": {"ttft_p95_ms": 500, "e2e_p95_ms": 4000},
+                    "tags": ["local"],
+                }
+            )
+    data["models"].append(
+        {"name": "haiku", "provider": "anthropic", "upstream": "claude-3-5-haiku-20241022", "api_key": "env:ANTHROPIC_API_KEY"}
+    )
     data["models"].append({"name": "gpt-4o", "provider": "openai", "upstream": "gpt-4o", "api_key": "env:OPENAI_API_KEY"})
     return data

@@ -142,7 +142,9 @@ def print_tree(out_dir: Path, files: list) -> None:
 def import_litellm_cmd(
     config: Annotated[Path, typer.Argument(help="An existing LiteLLM proxy config.yaml.", show_default=False)],
     compose: Annotated[Path | None, typer.Option("--compose", help="The docker-compose.yml that runs it.")] = None,
-    units: Annotated[list[Path] | None, typer.Option("--unit", help="A systemd unit of a model server (Ollama, llama.cpp); repeatable.")] = None,
+    units: Annotated[
+        list[Path] | None, typer.Option("--unit", help="A systemd unit of a model server (Ollama, llama.cpp); repeatable.")
+    ] = None,
     fleet: Annotated[str, typer.Option("--fleet", help="Name of the new fleet.")] = "imported",
     output: Annotated[Path | None, typer.Option("--out", help="Write the draft inventory here (default: stdout).")] = None,
 ) -> None:

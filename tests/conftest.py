@@ -15,10 +15,6 @@ import pytest
 def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
-    if (
-        os.environ.get("LLMFLEET_REQUIRE_REAL") == "1"
-        and report.skipped
-        and item.get_closest_marker("real") is not None
-    ):
+    if os.environ.get("LLMFLEET_REQUIRE_REAL") == "1" and report.skipped and item.get_closest_marker("real") is not None:
         report.outcome = "failed"
         report.longrepr = f"real-program test skipped under LLMFLEET_REQUIRE_REAL=1: {report.longrepr}"

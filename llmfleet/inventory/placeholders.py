@@ -31,4 +31,6 @@ def find_placeholders(data: Any, path: FieldPath = ()) -> list[tuple[FieldPath, 
 
 def placeholder_problems(data: Any) -> list[Problem]:
     """One error per placeholder still in the inventory."""
-    return [Problem(path, f"'{value}' is a placeholder to fill in before this inventory can be used") for path, value in find_placeholders(data)]
+    return [
+        Problem(path, f"'{value}' is a placeholder to fill in before this inventory can be used") for path, value in find_placeholders(data)
+    ]

@@ -318,7 +318,9 @@ def backend_models(inv: Inventory, names: Names) -> Iterator[Problem]:
     for bi, b in enumerate(inv.backends):
         if b.kind == "ollama":
             if b.host in ollama_hosts:
-                yield Problem(("backends", bi, "host"), f"host '{b.host}' already runs an Ollama backend: Ollama is one system service per host")
+                yield Problem(
+                    ("backends", bi, "host"), f"host '{b.host}' already runs an Ollama backend: Ollama is one system service per host"
+                )
             ollama_hosts.add(b.host)
     for i, m in enumerate(inv.models):
         b = inv.backend_by_name.get(m.backend or "")

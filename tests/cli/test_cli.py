@@ -28,7 +28,10 @@ def test_bad_inventory_exits_2_with_every_problem_and_no_traceback(tmp_path: Pat
     out_dir = tmp_path / "out"
     proc = subprocess.run(
         [sys.executable, "-m", "llmfleet.cli", "render", str(bad), "--out", str(out_dir)],
-        capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "COLUMNS": "300"},
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "COLUMNS": "300"},
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
@@ -54,7 +57,7 @@ def test_committed_schema_file_is_current() -> None:
 
 def test_readme_inventory_reference_is_generated_from_the_schema() -> None:
     readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index(BEGIN): readme.index(END) + len(END)]
+    section = readme[readme.index(BEGIN) : readme.index(END) + len(END)]
     assert section == inventory_reference(), "run `make docs`"
 
 

@@ -42,7 +42,13 @@ BASE: dict[str, Any] = {
     "models": [
         {"name": "qwen", "backend": "ollama-gpu1", "upstream": "qwen2.5:14b-instruct", "context_window": 8192, "tools": "required"},
         {"name": "ds", "backend": "llama-gpu1", "upstream": "ds-r1", "context_window": 8192},
-        {"name": "haiku", "provider": "anthropic", "upstream": "claude-3-5-haiku-20241022", "api_key": "env:ANTHROPIC_API_KEY", "context_window": 200000},
+        {
+            "name": "haiku",
+            "provider": "anthropic",
+            "upstream": "claude-3-5-haiku-20241022",
+            "api_key": "env:ANTHROPIC_API_KEY",
+            "context_window": 200000,
+        },
     ],
     "gateway": {"litellm_version": "1.106.2", "master_key": "env:LITELLM_MASTER_KEY", "runtime": "systemd-venv"},
     "mesh": {

@@ -84,7 +84,12 @@ def test_master_key_must_be_a_reference(problems_of, base, value, expected) -> N
 
 
 def test_overlay_merges_by_name_and_errors_point_into_the_overlay(load_data, problems_of, base, tmp_path) -> None:
-    overlay = {"models": [{"name": "ds", "context_window": 4096}, {"name": "extra", "provider": "openai", "upstream": "gpt-4o", "api_key": "env:OPENAI_API_KEY"}]}
+    overlay = {
+        "models": [
+            {"name": "ds", "context_window": 4096},
+            {"name": "extra", "provider": "openai", "upstream": "gpt-4o", "api_key": "env:OPENAI_API_KEY"},
+        ]
+    }
     inv = load_data(base, overlay).inventory
     assert inv.model_by_name["ds"].context_window == 4096
     assert inv.model_by_name["ds"].upstream == "ds-r1"  # untouched fields stay

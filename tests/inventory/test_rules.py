@@ -75,10 +75,25 @@ def test_kv_cache_quantization_shrinks_the_need() -> None:
     from llmfleet.inventory.model import Backend, Model
 
     spec = VramSpec(weights_gib=4, layers=32, kv_heads=8, head_dim=128, overhead_gib=0)
+
     def backend(kv):
-        return Backend.model_validate({"name": "b", "kind": "llamacpp", "host": "h", "port": 1, "llamacpp": {
-            "version": "b1", "model": {"url": "https://x/y.gguf", "sha256": "a" * 64}, "ctx_size": 8192,
-            "cache_type_k": kv, "cache_type_v": kv, "flash_attn": True}})
+        return Backend.model_validate(
+            {
+                "name": "b",
+                "kind": "llamacpp",
+                "host": "h",
+                "port": 1,
+                "llamacpp": {
+                    "version": "b1",
+                    "model": {"url": "https://x/y.gguf", "sha256": "a" * 64},
+                    "ctx_size": 8192,
+                    "cache_type_k": kv,
+                    "cache_type_v": kv,
+                    "flash_attn": True,
+                },
+            }
+        )
+
     model = Model(name="m", backend="b", upstream="u", vram=spec)
     f16, q8 = model_need(model, backend("f16")), model_need(model, backend("q8_0"))
     assert f16 is not None and q8 is not None
@@ -197,7 +212,9 @@ def test_mesh_identity(problems_of, base) -> None:
 
 def test_quantized_kv_needs_flash_attention(problems_of, base) -> None:
     base["backends"][0]["ollama"]["kv_cache_type"] = "q8_0"
-    assert any("backends[0].ollama.kv_cache_type: Ollama ignores a quantized KV cache without flash_attention" in p for p in problems_of(base))
+    assert any(
+        "backends[0].ollama.kv_cache_type: Ollama ignores a quantized KV cache without flash_attention" in p for p in problems_of(base)
+    )
 
 
 def test_compose_runtime_without_digest_is_a_warning(load_data, base) -> None:
