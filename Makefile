@@ -1,6 +1,7 @@
 # llmfleet — two commands do all set-up on a fresh Debian/Ubuntu machine:
-#   make demo   validate + render the lab fleet, then check it through a real local gateway
-#   make test   the whole suite (lint, unit, real-program tests)
+#   make demo   validate + render the lab fleet, boot it as real hosts, deploy it twice, verify, check, tear down
+#   make test   the whole suite (lint, unit, real-program and lab-host tests)
+# Both need root on a Debian/Ubuntu machine (apt, network namespaces, systemd-nspawn).
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PYTHON ?= python3
@@ -11,7 +12,7 @@ STAMP := $(VENV)/.deps-installed
 
 include tools/programs.mk
 
-.PHONY: help venv demo test lint unit bench schema docs render-examples clean
+.PHONY: help venv demo demo-local lab-tools lab-up lab-check lab-down test lint unit bench bench-deploy schema docs render-examples clean
 
 help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
@@ -27,10 +28,26 @@ $(STAMP): pyproject.toml constraints.txt
 
 venv: $(STAMP) ## project venv with pinned dependencies
 
-demo: $(STAMP) litellm-proxy llama-server ## validate + render the lab fleet, start a local lab gateway and check it
+demo: $(STAMP) programs lab-tools ## validate + render the lab fleet; boot, deploy (twice), verify, check it; tear down
 	$(LLMFLEET) validate inventories/lab.yml
 	$(LLMFLEET) render inventories/lab.yml --out out/lab
+	$(PY) -m llmfleet.lab.demo run
+
+demo-local: $(STAMP) litellm-proxy llama-server ## no root needed: a real LiteLLM + llama-server on loopback, checked
+	$(LLMFLEET) validate inventories/lab-local.yml
 	$(PY) -m llmfleet.lab.local demo
+
+lab-tools: ## install what the lab hosts need (mmdebstrap, systemd-nspawn, nftables, ...; root)
+	bash tools/install-lab-tools.sh
+
+lab-up: $(STAMP) programs lab-tools ## boot + deploy the lab fleet and leave it running (in .lab/)
+	$(PY) -m llmfleet.lab.demo up
+
+lab-check: $(STAMP) ## verify + check the running lab fleet (after lab-up)
+	$(PY) -m llmfleet.lab.demo check
+
+lab-down: ## tear the lab fleet down
+	@if [ -f .lab/lab-state.json ]; then $(PY) -m llmfleet.lab.hosts down --workdir .lab; else echo "no lab is running"; fi
 
 lint: $(STAMP) ## ruff
 	$(VENV)/bin/ruff check .
@@ -39,13 +56,17 @@ lint: $(STAMP) ## ruff
 unit: $(STAMP) ## fast tests only (no real programs)
 	$(VENV)/bin/pytest -q -m 'not real and not lab'
 
-test: $(STAMP) programs ## the whole suite: lint + every test, real programs included
+test: $(STAMP) programs lab-tools ## the whole suite: lint + every test, real programs and lab hosts included
 	$(MAKE) --no-print-directory lint
 	LLMFLEET_REQUIRE_REAL=1 $(VENV)/bin/pytest -q
 
-bench: $(STAMP) programs ## benchmarks; results are written to benchmarks/RESULTS-*.md
+bench: $(STAMP) programs lab-tools ## benchmarks; results are written to benchmarks/RESULTS-*.md
 	$(PY) benchmarks/bench_render.py
 	$(PY) benchmarks/bench_checks.py
+	$(PY) benchmarks/bench_deploy.py
+
+bench-deploy: $(STAMP) programs lab-tools ## only the deploy benchmark (1/2/4 booted lab hosts, a few minutes)
+	$(PY) benchmarks/bench_deploy.py
 
 schema: $(STAMP) ## regenerate schema/inventory.schema.json
 	$(LLMFLEET) schema --out schema/inventory.schema.json

@@ -1,7 +1,8 @@
 """Suite-wide test settings.
 
-With LLMFLEET_REQUIRE_REAL=1 (set by `make test`) a test marked `real` that skips because a
-real program is missing FAILS instead: CI must never go green without the real programs.
+With LLMFLEET_REQUIRE_REAL=1 (set by `make test`) a test marked `real` or `lab` that skips
+because a real program, root or the lab tools are missing FAILS instead: CI must never go green
+without the real programs and the booted lab hosts.
 """
 
 from __future__ import annotations
@@ -15,6 +16,10 @@ import pytest
 def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
-    if os.environ.get("LLMFLEET_REQUIRE_REAL") == "1" and report.skipped and item.get_closest_marker("real") is not None:
+    if os.environ.get("LLMFLEET_REQUIRE_REAL") == "1" and report.skipped and _needs_real_parts(item):
         report.outcome = "failed"
-        report.longrepr = f"real-program test skipped under LLMFLEET_REQUIRE_REAL=1: {report.longrepr}"
+        report.longrepr = f"real-program/lab test skipped under LLMFLEET_REQUIRE_REAL=1: {report.longrepr}"
+
+
+def _needs_real_parts(item: pytest.Item) -> bool:
+    return any(item.get_closest_marker(m) is not None for m in ("real", "lab"))

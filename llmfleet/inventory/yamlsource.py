@@ -66,6 +66,41 @@ def parse_yaml(text: str, name: str) -> tuple[Any, Located]:
         loader.dispose()
 
 
+class _UniqueKeyLoader(_Loader):  # type: ignore[misc,valid-type]
+    """libyaml's safe loader, refusing duplicate mapping keys (PyYAML keeps the last one silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        self.flatten_mapping(node)
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, str | int | float | bool) and key in seen:
+                raise YamlSourceError(Problem((), f"duplicate key '{key}' (first at line {seen[key]})", file=self.name, line=line))
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_plain_yaml(text: str, name: str) -> Any:
+    """Parse YAML ``text`` into plain data only (no location tree: faster), refusing duplicate keys.
+
+    Errors are raised as :class:`YamlSourceError` naming file ``name`` and the line, as :func:`parse_yaml` does.
+    """
+    loader = _UniqueKeyLoader(text)
+    loader.name = name
+    try:
+        data = loader.get_single_data()
+        return {} if data is None else data  # an empty document, as parse_yaml
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise YamlSourceError(Problem((), f"invalid YAML: {exc.problem or exc.context}", file=name, line=line)) from None
+    except yaml.YAMLError as exc:
+        raise YamlSourceError(Problem((), f"invalid YAML: {exc}", file=name)) from None
+    finally:
+        loader.dispose()
+
+
 class _Converter:
     def __init__(self, loader: Any, file: str):
         self.loader = loader

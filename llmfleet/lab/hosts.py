@@ -168,6 +168,8 @@ def _nspawn_argv(rootfs: Path, h: netns.HostNet, files: SshFiles, facts: Path, a
         f"--bind-ro={key}.pub:/etc/ssh/ssh_host_ed25519_key.pub",
         f"--bind-ro={apt_sources}:/etc/apt/sources.list",
         f"--bind-ro={facts}:{LAB_FACTS_DIR}",
+        # A real server's root may load nftables rules (the deploy's backend firewall does).
+        "--capability=CAP_NET_ADMIN",
         "--console=passive",
         "--boot",
     ]
@@ -203,6 +205,7 @@ def _wait_booted(files: SshFiles, plans: list[netns.HostNet], deadline: float, l
         remaining = max(5.0, deadline - time.monotonic())
         # Like cloud-init: the host knows its own name. Then wait for systemd to finish booting.
         cmd = (
+            "grep -qE '^127\\.0\\.0\\.1[[:space:]].*localhost' /etc/hosts || echo '127.0.0.1 localhost' >> /etc/hosts; "
             f"grep -q ' {h.name}$' /etc/hosts || echo '127.0.1.1 {h.name}' >> /etc/hosts; "
             f"timeout {int(remaining)} systemctl is-system-running --wait >/dev/null; "
             "systemctl --failed --no-legend --plain | awk '{print $1}'"
@@ -368,6 +371,39 @@ def lab_status(workdir: Path) -> dict:
         return {"up": False}
     alive = _alive_processes(ledger)
     return {"up": bool(alive) and all(alive.values()), "processes": alive, **ledger.info}
+
+
+def lab_unavailable_reason() -> str | None:
+    """Why the lab cannot boot on this machine (not root, a tool or llama-server missing), or None."""
+    from llmfleet.lab.programs import ProgramMissing, llama_server_bin
+
+    try:
+        check_prerequisites()
+    except LabError as exc:
+        return str(exc)
+    missing = [t for t in ("mmdebstrap", "dpkg-scanpackages") if shutil.which(t) is None]
+    if missing:
+        return f"missing tools: {', '.join(missing)}: run `sudo bash tools/install-lab-tools.sh`"
+    try:
+        llama_server_bin()
+    except ProgramMissing as exc:
+        return str(exc)
+    return None
+
+
+@contextlib.contextmanager
+def prepared_lab(inventory: Path, workdir: Path) -> Iterator[LabFleet]:
+    """Build the mirror and overlay for the inventory file ``inventory``, boot it, yield it, tear it down."""
+    from llmfleet.lab.mirror import prepare
+
+    inv, overlay = prepare(inventory, workdir)
+    t0 = time.monotonic()
+    fleet = lab_up(inv, workdir, overlay=overlay)
+    fleet.timings["up_total"] = time.monotonic() - t0
+    try:
+        yield fleet
+    finally:
+        lab_down(workdir)
 
 
 @contextlib.contextmanager

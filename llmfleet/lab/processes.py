@@ -48,6 +48,8 @@ def _claim_port(host: str, port: int | None) -> int:
     if port is None:
         return free_port(host)
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # Like the servers we start: a port held only by TIME_WAIT connections of an earlier run is free.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError as exc:

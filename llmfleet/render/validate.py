@@ -7,19 +7,20 @@ by the real Docker Compose v2 binary when it is installed (a warning says when i
 from __future__ import annotations
 
 import configparser
+import functools
 import json
 import os
 import re
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from llmfleet.inventory.model import Inventory
 from llmfleet.inventory.problems import Problem
 from llmfleet.inventory.secrets import looks_like_literal_secret
-from llmfleet.inventory.yamlsource import YamlSourceError, parse_yaml
+from llmfleet.inventory.yamlsource import YamlSourceError, load_plain_yaml
 from llmfleet.render.context import NO_KEY_PLACEHOLDER, ROLE_TAGS, intended_acl, parse_args_file
 from llmfleet.render.engine import RenderedFile
 
@@ -48,7 +49,7 @@ def _problem(f: RenderedFile | str, message: str, severity: str = "error") -> Pr
 
 def _load_yaml(f: RenderedFile) -> Any:
     """Parse as LiteLLM and Compose do (YAML 1.1, libyaml), refusing duplicate keys."""
-    return parse_yaml(f.content, f.relpath)[0]
+    return load_plain_yaml(f.content, f.relpath)
 
 
 # ----------------------------------------------------------------------------- HuJSON
@@ -56,59 +57,27 @@ class HujsonError(ValueError):
     """The text is not valid HuJSON (JSON with comments and trailing commas)."""
 
 
-def _scan(text: str) -> Iterator[tuple[str, str]]:
-    """Split ``text`` into ("string", ...) and ("code", char) pieces; raise on an unterminated string."""
-    i, n = 0, len(text)
-    while i < n:
-        if text[i] == '"':
-            j = i + 1
-            while j < n and text[j] != '"':
-                j += 2 if text[j] == "\\" else 1
-            if j >= n:
-                raise HujsonError("unterminated string")
-            yield "string", text[i : j + 1]
-            i = j + 1
-        else:
-            yield "code", text[i]
-            i += 1
+# A JSON string, a comment, or anything else up to the next quote or slash (strings come first, so
+# "//" or "/*" inside a string is never a comment).
+_HUJSON_TOKEN = re.compile(r'"(?:[^"\\\n]|\\.)*"|//[^\n]*|/\*.*?\*/|/\*|"|[^"/]+|/', re.DOTALL)
+# A comma followed only by blanks before a closing bracket (comments are gone by then).
+_TRAILING_COMMA = re.compile(r'"(?:[^"\\\n]|\\.)*"|,(?=\s*[}\]])')
 
 
 def hujson_loads(text: str) -> Any:
     """Parse HuJSON: JSON plus ``//`` and ``/* */`` comments and trailing commas (Tailscale's policy format)."""
-    pieces = list(_scan(text))
-    stripped: list[str] = []
-    k = 0
-    while k < len(pieces):
-        kind, piece = pieces[k]
-        nxt = pieces[k + 1][1] if k + 1 < len(pieces) and pieces[k + 1][0] == "code" else ""
-        if kind == "code" and piece == "/" and nxt == "/":
-            while k < len(pieces) and not (pieces[k][0] == "code" and pieces[k][1] == "\n"):
-                k += 1
+    kept: list[str] = []
+    for token in _HUJSON_TOKEN.findall(text):
+        if token == '"':
+            raise HujsonError("unterminated string")
+        if token == "/*":
+            raise HujsonError("unterminated /* comment")
+        if token.startswith("//"):
             continue
-        if kind == "code" and piece == "/" and nxt == "*":
-            k += 2
-            while k + 1 < len(pieces) and not (pieces[k] == ("code", "*") and pieces[k + 1] == ("code", "/")):
-                k += 1
-            if k + 1 >= len(pieces):
-                raise HujsonError("unterminated /* comment")
-            stripped.append(" ")
-            k += 2
-            continue
-        stripped.append(piece)
-        k += 1
-    # Trailing commas: a comma whose next non-blank code character closes an object or array.
-    out: list[str] = []
-    pieces = list(_scan("".join(stripped)))
-    for k, (kind, piece) in enumerate(pieces):
-        if kind == "code" and piece == ",":
-            j = k + 1
-            while j < len(pieces) and pieces[j][0] == "code" and pieces[j][1].isspace():
-                j += 1
-            if j < len(pieces) and pieces[j] in (("code", "}"), ("code", "]")):
-                continue
-        out.append(piece)
+        kept.append(" " if token.startswith("/*") else token)
+    cleaned = _TRAILING_COMMA.sub(lambda m: "" if m.group() == "," else m.group(), "".join(kept))
     try:
-        return json.loads("".join(out))
+        return json.loads(cleaned)
     except json.JSONDecodeError as exc:
         raise HujsonError(str(exc)) from None
 
@@ -145,10 +114,10 @@ def _candidates(f: RenderedFile, parsed: Any) -> Iterator[str]:
         yield from (t for t in _SPLIT.split(scalar) if t)
 
 
-def _check_secrets(f: RenderedFile, parsed: Any) -> Iterator[Problem]:
+def _check_secrets(f: RenderedFile, parsed: Any, secret_kind: Callable[[str], str | None] = looks_like_literal_secret) -> Iterator[Problem]:
     reported: set[str] = set()
     for candidate in set(_candidates(f, parsed)):
-        kind = looks_like_literal_secret(candidate)
+        kind = secret_kind(candidate)
         if kind and kind not in reported:
             reported.add(kind)
             yield _problem(f, f"contains what looks like {kind}: rendered files must only name secrets (os.environ/NAME, ${{NAME}})")
@@ -406,6 +375,8 @@ def validate_rendered(files: list[RenderedFile], inv: Inventory) -> list[Problem
     """Check every rendered file; return all problems found (errors and warnings)."""
     problems: list[Problem] = []
     compose_files: list[RenderedFile] = []
+    # A fleet's files repeat the same strings host after host: judge each string once per run.
+    secret_kind = functools.lru_cache(maxsize=None)(looks_like_literal_secret)
     for f in files:
         parsed: Any = None
         name = PurePosixPath(f.relpath).name
@@ -433,7 +404,7 @@ def validate_rendered(files: list[RenderedFile], inv: Inventory) -> list[Problem
             problems.extend(_check_tailscale(f))
         elif name == ".env.example":
             problems.extend(_check_env_example(f))
-        problems.extend(_check_secrets(f, parsed))
+        problems.extend(_check_secrets(f, parsed, secret_kind))
     problems.extend(_check_compose_files(compose_files, files))
     problems.extend(_check_fleet(files, inv))
     return problems

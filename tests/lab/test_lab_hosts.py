@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -20,42 +18,18 @@ import pytest
 
 from llmfleet.lab import hosts as labhosts
 from llmfleet.lab import netns
-from llmfleet.lab.programs import ProgramMissing, llama_server_bin
 
 pytestmark = pytest.mark.lab
 REPO = Path(__file__).resolve().parents[2]
 INVENTORY = REPO / "inventories" / "lab.yml"
 
 
-def _skip_reason() -> str | None:
-    if os.geteuid() != 0:
-        return "the lab needs root"
-    missing = [t for t in ("systemd-nspawn", "mmdebstrap", "nft", "ip", "ssh", "dpkg-scanpackages") if shutil.which(t) is None]
-    if missing:
-        return f"missing {', '.join(missing)}: run `bash tools/install-lab-tools.sh`"
-    try:
-        llama_server_bin()
-    except ProgramMissing as exc:
-        return str(exc)
-    return None
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[labhosts.LabFleet]:
-    reason = _skip_reason()
-    if reason:
+    if reason := labhosts.lab_unavailable_reason():
         pytest.skip(reason)
-    from llmfleet.lab.mirror import prepare
-
-    workdir = tmp_path_factory.mktemp("lab")
-    inv, overlay = prepare(INVENTORY, workdir)
-    t0 = time.monotonic()
-    fleet = labhosts.lab_up(inv, workdir, overlay=overlay)
-    fleet.timings["up_total"] = time.monotonic() - t0
-    try:
-        yield fleet
-    finally:
-        labhosts.lab_down(workdir)  # a no-op when test_teardown_leaves_nothing_behind already ran
+    with labhosts.prepared_lab(INVENTORY, tmp_path_factory.mktemp("lab")) as fleet:
+        yield fleet  # teardown is a no-op when test_teardown_leaves_nothing_behind already ran
 
 
 def test_ssh_reaches_every_host_under_its_inventory_name(lab: labhosts.LabFleet) -> None:

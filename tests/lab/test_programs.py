@@ -324,3 +324,23 @@ def test_llama_server_grammar_constrained_tool_call(eager_llama_server: str, too
     assert call["function"]["name"] == "get_weather"
     args = json.loads(call["function"]["arguments"])
     assert set(args) == {"city", "unit"} and args["unit"] in ("c", "f")
+
+
+def test_claim_port_refuses_a_listening_port_but_not_time_wait() -> None:
+    import socket
+
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn and llama-server do
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    with pytest.raises(processes.ProcessStartError, match=f"port {port} on 127.0.0.1 is already in use"):
+        processes._claim_port("127.0.0.1", port)
+    # The server side closes first: its port is left in TIME_WAIT, which a restarted server may reuse.
+    client = socket.create_connection(("127.0.0.1", port))
+    conn, _ = listener.accept()
+    conn.close()
+    listener.close()
+    client.recv(1)
+    client.close()
+    assert processes._claim_port("127.0.0.1", port) == port

@@ -61,6 +61,7 @@ CONFIG = "gw1/litellm/config.yaml"
         (CONFIG, '      api_key: "llmfleet-no-key"\n', "", "sends OPENAI_API_KEY"),
         (CONFIG, '"ollama/nomic-embed-text:latest"', '"ollama_chat/nomic-embed-text:latest"', "ollama/"),
         (CONFIG, "model_list:\n", "model_list: [\n", "not valid YAML"),
+        (CONFIG, "litellm_settings:\n", "general_settings: {}\nlitellm_settings:\n", "duplicate key 'general_settings'"),
         ("gw1/litellm/docker-compose.yml", "    restart: unless-stopped\n    environment:\n      POSTGRES_USER", '    ports: ["5432:5432"]\n    restart: unless-stopped\n    environment:\n      POSTGRES_USER', "publishes ports"),
         ("gw1/litellm/docker-compose.yml", '"postgres:16.4"', '"postgres:latest"', "not pinned"),
         ("gw1/litellm/docker-compose.yml", "${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD in .env}@", "hunter2@", "embedded password"),
