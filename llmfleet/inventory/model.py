@@ -537,6 +537,13 @@ class Mesh(Strict):
     tailscale_version: str = Field(
         default="1.78.1", pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$", description="Pinned Tailscale client release.", examples=["1.78.1"]
     )
+    tailscale_binary: Artifact | None = Field(
+        default=None,
+        description=(
+            "The Tailscale static archive (`tailscale_<version>_<arch>.tgz`), pinned by SHA-256. Without it the deploy installs "
+            "`tailscale_version` from Tailscale's signed apt repository (or, air-gapped, the archive the mirror lists)."
+        ),
+    )
     server_url: str = Field(
         pattern=r"^https://[^/\s]+/?$", description="Public URL of the Headscale server.", examples=["https://hs.example.net"]
     )
