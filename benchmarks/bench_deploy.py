@@ -53,7 +53,9 @@ def fleet_of(size: int) -> dict:
             b["host"] = "gw1"
         llama["port"] = 8090  # Headscale's own port on gw1 is 8080
         return doc
-    gpus = [{"name": f"gpu{i}", "address": f"10.231.{i + 1}.2", "roles": ["gpu"], "mesh": {"ip": f"100.64.0.{i + 1}"}} for i in range(1, size)]
+    gpus = [
+        {"name": f"gpu{i}", "address": f"10.231.{i + 1}.2", "roles": ["gpu"], "mesh": {"ip": f"100.64.0.{i + 1}"}} for i in range(1, size)
+    ]
     doc["hosts"] = [gw, *gpus]
     doc["backends"], doc["models"] = [ollama], [m for m in doc["models"] if m["backend"] == ollama["name"]]
     for i in range(1, size):

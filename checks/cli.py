@@ -13,15 +13,16 @@ import asyncio
 import os
 import sys
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 
-from checks.context import Options
+from checks.context import Command, Options
 from checks.http import Timeouts
 from checks.report import LiveProgress, render_terminal, write_json, write_junit, write_prom
 from checks.results import Report
@@ -47,6 +48,17 @@ JsonOpt = Annotated[
 JunitOpt = Annotated[Path | None, typer.Option("--junit", metavar="FILE", help="Write JUnit XML (one test case per subject × check).")]
 PromOpt = Annotated[Path | None, typer.Option("--prom", metavar="FILE", help="Write a Prometheus textfile-collector file.")]
 ConcurrencyOpt = Annotated[int, typer.Option("--concurrency", min=1, max=256, help="Models checked at once.")]
+TimeoutOpt = Annotated[float, typer.Option("--timeout", min=0.1, help="Per-request limit in seconds.")]
+GlobalTimeoutOpt = Annotated[float, typer.Option("--global-timeout", min=1, help="Limit of the whole run, s.")]
+DockerOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--docker",
+        metavar="[HOST=]URL",
+        help="Read the gateway containers' state from this Docker engine (ssh://root@host, unix:///var/run/docker.sock; "
+        "compose runtime only; repeatable, HOST= for a fleet with several gateway hosts).",
+    ),
+]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No tables; only the verdict line.")]
 
 
@@ -142,6 +154,33 @@ def execute(
     return report.exit_code
 
 
+def run_and_exit(command: Command, flags: Mapping[str, Any], **settings: Any) -> NoReturn:
+    """Run ``command`` and exit with the run's code (0/1/2).
+
+    ``flags`` are the command function's parameters (its ``locals()``): those ``check`` and
+    ``health`` share are read from it (inventory, model, gateway, overlay, concurrency, the
+    timeouts, json_out, junit, prom, quiet); ``settings`` are the command's own
+    :class:`~checks.context.Options` fields.
+    """
+    timeout = flags["timeout"]
+    options = Options(
+        command=command,
+        models=flags["model"] or None,
+        gateway=flags["gateway"],
+        concurrency=flags["concurrency"],
+        timeouts=Timeouts(
+            connect=min(5.0, timeout),
+            stall=flags.get("stall_timeout", timeout),
+            total=timeout,
+            cold_total=flags.get("cold_timeout", timeout),
+        ),
+        global_timeout=flags["global_timeout"],
+        **settings,
+    )
+    reports = {name: flags[name] for name in ("overlay", "json_out", "junit", "prom", "quiet")}
+    raise typer.Exit(execute(flags["inventory"], options, **reports))
+
+
 def check_command(
     inventory: InventoryArg,
     model: ModelOpt = None,
@@ -157,33 +196,18 @@ def check_command(
     direct: Annotated[
         bool, typer.Option("--direct/--no-direct", help="Also measure straight against each backend (gateway overhead).")
     ] = False,
-    timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Per-request limit in seconds.")] = 60.0,
+    timeout: TimeoutOpt = 60.0,
     stall_timeout: Annotated[float, typer.Option("--stall-timeout", min=0.1, help="Longest silence mid-response, s.")] = 20.0,
     cold_timeout: Annotated[float, typer.Option("--cold-timeout", min=0.1, help="Limit of each model's first request, s.")] = 180.0,
-    global_timeout: Annotated[float, typer.Option("--global-timeout", min=1, help="Limit of the whole run, s.")] = 900.0,
+    global_timeout: GlobalTimeoutOpt = 900.0,
     json_out: JsonOpt = None,
     junit: JunitOpt = None,
     prom: PromOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Post-deploy check: gateway, backends, tool calling and warm latency of every model."""
-    options = Options(
-        command="check",
-        models=model or None,
-        gateway=gateway,
-        samples=samples,
-        warmup=warmup,
-        concurrency=concurrency,
-        max_tokens=max_tokens,
-        tool_choice=tool_choice.value,
-        tools=tools,
-        latency=latency,
-        direct=direct,  # type: ignore[arg-type]
-        timeouts=Timeouts(connect=min(5.0, timeout), stall=stall_timeout, total=timeout, cold_total=cold_timeout),
-        global_timeout=global_timeout,
-    )
-    code = execute(inventory, options, overlay=overlay, json_out=json_out, junit=junit, prom=prom, quiet=quiet)
-    raise typer.Exit(code)
+    latency_probe = {"samples": samples, "warmup": warmup, "max_tokens": max_tokens}
+    run_and_exit("check", locals(), tool_choice=tool_choice.value, tools=tools, latency=latency, direct=direct, **latency_probe)
 
 
 def health_command(
@@ -192,29 +216,16 @@ def health_command(
     gateway: GatewayOpt = None,
     overlay: OverlayOpt = None,
     concurrency: ConcurrencyOpt = 16,
-    timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Per-request limit in seconds.")] = 20.0,
-    global_timeout: Annotated[float, typer.Option("--global-timeout", min=1, help="Limit of the whole run, s.")] = 60.0,
+    timeout: TimeoutOpt = 20.0,
+    global_timeout: GlobalTimeoutOpt = 60.0,
+    docker: DockerOpt = None,
     json_out: JsonOpt = None,
     junit: JunitOpt = None,
     prom: PromOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
-    """On-call health: gateway up and locked, backends, each model answers one token (seconds)."""
-    options = Options(
-        command="health",
-        models=model or None,
-        gateway=gateway,
-        concurrency=concurrency,
-        tools=False,
-        latency=False,
-        samples=0,
-        warmup=0,
-        max_tokens=1,
-        timeouts=Timeouts(connect=min(5.0, timeout), stall=timeout, total=timeout, cold_total=timeout),
-        global_timeout=global_timeout,
-    )
-    code = execute(inventory, options, overlay=overlay, json_out=json_out, junit=junit, prom=prom, quiet=quiet)
-    raise typer.Exit(code)
+    """On-call health: gateway up and locked, backends, each model answers one token (seconds); --docker adds gateway containers."""
+    run_and_exit("health", locals(), tools=False, latency=False, samples=0, warmup=0, max_tokens=1, docker=docker or None)
 
 
 app = typer.Typer(

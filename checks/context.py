@@ -33,6 +33,8 @@ class Options:
     direct: bool = False
     timeouts: Timeouts = field(default_factory=Timeouts)
     global_timeout: float = 900.0
+    #: ``health --docker``: Docker engines to read container state from, each ``URL`` or ``HOST=URL``.
+    docker: list[str] | None = None
 
     def as_facts(self) -> dict[str, str | int | float | bool | None]:
         """The options as flat JSON facts for the report."""
@@ -52,6 +54,7 @@ class Options:
             "request_timeout_s": self.timeouts.total,
             "cold_timeout_s": self.timeouts.cold_total,
             "global_timeout_s": self.global_timeout,
+            "docker": ",".join(self.docker) if self.docker else None,
         }
 
 

@@ -8,24 +8,55 @@ runs is the one the inventory pins. A service with no container is reported as `
 ``llmfleet health`` shows these; a host on the ``systemd-venv`` runtime has no containers.
 
 SSH settings come from ``~/.ssh/config`` (the SDK's paramiko transport reads it); tests and other
-transports pass ``client`` (any object with the docker SDK's ``containers``/``images`` API).
+transports pass ``client`` (any object with the docker SDK's ``containers``/``images`` API) or
+``base_url`` (any Docker SDK URL: ``ssh://…``, ``unix:///var/run/docker.sock``, ``tcp://…``).
+
+``llmfleet health --docker [HOST=]URL`` turns these states into check results
+(:func:`docker_targets` reads the option, :func:`container_checks` runs them): per gateway host
+``container_engine`` (the engine answered within ``--timeout``; an engine that does not is a
+``fail`` whose message starts with ``error:``, never a pass), and per container
+``container_running``, ``container_healthy``, ``container_image_pinned`` and
+``container_restarts`` (fails above :data:`MAX_RESTARTS`). Without ``--docker``, or on the
+``systemd-venv`` runtime, each gateway host gets one ``container_engine`` result with status
+``skip`` saying why: nothing Docker-related runs.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from checks.results import CheckName, CheckResult, Status
+from checks.targets import CannotRun
 from llmfleet.inventory.model import Host, Inventory
 from llmfleet.render.context import COMPOSE_PROJECT
 
-__all__ = ["ContainerState", "DockerStateError", "container_states", "docker_url", "pinned_images"]
+__all__ = [
+    "MAX_RESTARTS",
+    "ContainerState",
+    "DockerStateError",
+    "container_checks",
+    "container_states",
+    "docker_targets",
+    "docker_url",
+    "pinned_images",
+]
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
 
 Health = Literal["healthy", "unhealthy", "starting", "none"]
+
+#: ``container_restarts`` fails when the engine restarted a container more often than this.
+MAX_RESTARTS = 3
+
+T = TypeVar("T")
 
 
 class DockerStateError(RuntimeError):
@@ -114,8 +145,12 @@ def _state(host_name: str, service: str, container: Any, pinned: str | None, pin
     )
 
 
-def container_states(inv: Inventory, host: Host | str, client: Any = None, timeout: int = 20) -> list[ContainerState]:
+def container_states(
+    inv: Inventory, host: Host | str, client: Any = None, timeout: float = 20, base_url: str | None = None
+) -> list[ContainerState]:
     """The state of every gateway container on ``host`` (a ``compose`` gateway; else ``[]``).
+
+    The engine is ``client``, else the one at ``base_url`` (default: :func:`docker_url` of the host).
 
     Raises:
         DockerStateError: the engine cannot be reached or answered with an error.
@@ -127,10 +162,11 @@ def container_states(inv: Inventory, host: Host | str, client: Any = None, timeo
     if own_client:
         import docker
 
+        url = base_url or docker_url(h)
         try:
-            client = docker.DockerClient(base_url=docker_url(h), timeout=timeout)
+            client = docker.DockerClient(base_url=url, timeout=timeout)
         except Exception as exc:
-            raise DockerStateError(f"cannot reach the Docker engine of {h.name} at {docker_url(h)}: {exc}") from None
+            raise DockerStateError(f"cannot reach the Docker engine of {h.name} at {url}: {exc}") from None
     try:
         containers = client.containers.list(all=True, filters={"label": f"{PROJECT_LABEL}={COMPOSE_PROJECT}"})
         pins = pinned_images(inv)
@@ -166,3 +202,171 @@ def container_states(inv: Inventory, host: Host | str, client: Any = None, timeo
     finally:
         if own_client:
             client.close()
+
+
+# ----------------------------------------------------------------------------- llmfleet health --docker
+def docker_targets(inv: Inventory, specs: list[str] | None) -> dict[str, str]:
+    """The ``--docker`` values (``URL`` or ``HOST=URL``) as {gateway host name: Docker SDK base URL}.
+
+    A bare URL names the engine of the only gateway host. Nothing is contacted here.
+
+    Raises:
+        CannotRun: a value is not a URL, names no gateway host, names one twice, or is ambiguous.
+    """
+    gateways = {h.name: h for h in inv.hosts_with("gateway")}
+    targets: dict[str, str] = {}
+    for spec in specs or []:
+        name, sep, url = spec.partition("=")
+        if not sep or "://" in name:
+            name, url = "", spec
+        if "://" not in url:
+            raise CannotRun(f"--docker {spec!r}: not a Docker URL (ssh://user@host, unix:///var/run/docker.sock, tcp://host:port)")
+        if not name:
+            if len(gateways) != 1:
+                raise CannotRun(f"--docker {url}: the inventory has {len(gateways)} gateway hosts ({', '.join(gateways)}); use HOST=URL")
+            name = next(iter(gateways))
+        if name not in gateways:
+            raise CannotRun(f"--docker {spec!r}: {name} is not a gateway host of the inventory ({', '.join(gateways) or 'none'})")
+        if name in targets:
+            raise CannotRun(f"--docker: {name} is given twice")
+        targets[name] = url
+    return targets
+
+
+def _result(subject: str, check: CheckName, status: Status, message: str, **kw: Any) -> CheckResult:
+    return CheckResult(kind="container", subject=subject, check=check, status=status, message=f"{subject} {check}: {message}", **kw)
+
+
+def _state_results(state: ContainerState, url: str) -> list[CheckResult]:
+    """The four container checks of one compose service."""
+    subject = f"{state.host}/{state.container or state.service}"
+    facts: dict[str, str | int | float | bool | None] = {
+        "service": state.service,
+        "container": state.container,
+        "status": state.status,
+        "health": state.health,
+        "restart_count": state.restart_count,
+        "image": state.image,
+        "image_id": state.image_id,
+        "pinned": state.pinned,
+        "pinned_id": state.pinned_id,
+        "docker_url": url,
+    }
+
+    def result(check: CheckName, status: Status, message: str) -> CheckResult:
+        return _result(subject, check, status, message, facts=facts)
+
+    svc = state.service
+    if state.status == "missing":
+        return [result("container_running", "fail", state.problems[0])] + [
+            result(check, "skip", f"{svc} has no container")
+            for check in ("container_healthy", "container_image_pinned", "container_restarts")
+        ]
+    out = [
+        result("container_running", "pass", f"{svc} is running")
+        if state.status == "running"
+        else result("container_running", "fail", f"{svc} is {state.status}, not running")
+    ]
+    health: dict[str, tuple[Status, str]] = {
+        "healthy": ("pass", f"{svc} is healthy"),
+        "unhealthy": ("fail", f"{svc} is unhealthy (its healthcheck fails)"),
+        "starting": ("warn", f"{svc}'s healthcheck has not passed yet (starting)"),
+        "none": ("skip", f"{svc} has no healthcheck"),
+    }
+    out.append(result("container_healthy", *health[state.health]))
+    if state.image_matches is None:
+        out.append(result("container_image_pinned", "skip", f"the inventory pins no image for {svc}"))
+    elif state.image_matches:
+        out.append(result("container_image_pinned", "pass", f"{svc} runs the pinned {state.pinned} ({state.image_id})"))
+    else:
+        why = next(p for p in state.problems if p.startswith(f"{svc} runs "))
+        out.append(result("container_image_pinned", "fail", why))
+    if state.restart_count > MAX_RESTARTS:
+        out.append(result("container_restarts", "fail", f"{svc} was restarted {state.restart_count} times (more than {MAX_RESTARTS})"))
+    else:
+        out.append(result("container_restarts", "pass", f"{svc} was restarted {state.restart_count} times (at most {MAX_RESTARTS})"))
+    return out
+
+
+async def _in_thread(fn: Callable[[], T], timeout: float) -> T:
+    """``fn()`` in a daemon thread, awaited for at most ``timeout`` s.
+
+    Raises:
+        TimeoutError: it did not return in time (the thread is left to finish on its own, never joined).
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+
+    def work() -> None:
+        result, error = None, None
+        try:
+            result = fn()
+        except BaseException as exc:  # handed to the awaiting coroutine
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=work, name="llmfleet-docker-state", daemon=True).start()
+    return await asyncio.wait_for(future, timeout)
+
+
+async def _host_checks(inv: Inventory, host: Host, url: str, timeout: float) -> list[CheckResult]:
+    t0 = time.perf_counter()
+
+    def engine(status: Status, message: str) -> CheckResult:
+        ms = (time.perf_counter() - t0) * 1000
+        return _result(host.name, "container_engine", status, message, duration_ms=ms, facts={"docker_url": url})
+
+    try:
+        states = await _in_thread(lambda: container_states(inv, host, timeout=timeout, base_url=url), timeout)
+    except TimeoutError:
+        return [engine("fail", f"error: the Docker engine at {url} did not answer within {timeout:g} s")]
+    except DockerStateError as exc:
+        return [engine("fail", f"error: {exc}")]
+    except Exception as exc:  # a checker bug: reported, never a pass
+        return [engine("fail", f"error: checker error reading {url}: {type(exc).__name__}: {exc}")]
+    first = engine("pass", f"the Docker engine at {url} answered: {len(states)} service(s) of compose project {COMPOSE_PROJECT}")
+    return [first] + [r for state in states for r in _state_results(state, url)]
+
+
+async def container_checks(
+    inv: Inventory,
+    targets: dict[str, str] | None,
+    timeout: float,
+    on_result: Callable[[CheckResult], None] | None = None,
+) -> list[CheckResult]:
+    """``health``'s container results for every gateway host; never raises for engine faults.
+
+    ``targets`` comes from :func:`docker_targets` (``None``: ``--docker`` was not given). Each
+    engine is read in a thread of its own, bounded by ``timeout`` seconds; all at once.
+    """
+    hosts = inv.hosts_with("gateway")
+    runtime = inv.gateway.runtime
+    if runtime != "compose":
+        ignored = "; --docker is not used" if targets else ""
+        results = [
+            _result(h.name, "container_engine", "skip", f"no container checks: the gateway runtime is {runtime}{ignored}") for h in hosts
+        ]
+    else:
+        targets = targets or {}
+        pending = {h.name: _host_checks(inv, h, targets[h.name], timeout) for h in hosts if h.name in targets}
+        done = dict(zip(pending, await asyncio.gather(*pending.values()), strict=True))
+        results = []
+        for h in hosts:
+            if h.name in done:
+                results += done[h.name]
+            else:
+                flag = f"--docker {docker_url(h)}" if len(hosts) == 1 else f"--docker {h.name}={docker_url(h)}"
+                results.append(_result(h.name, "container_engine", "skip", f"no container checks: not asked (pass {flag})"))
+    if on_result:
+        for r in results:
+            on_result(r)
+    return results

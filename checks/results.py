@@ -6,8 +6,9 @@ a test keeps the two identical. ``checks/README.md`` explains every field for hu
 
 Vocabulary (stable, used by every writer):
 
-* a **check** is one verdict about one **subject**: the gateway, or one model (backend-side
-  checks are reported under the model they serve);
+* a **check** is one verdict about one **subject**: the gateway, one model (backend-side
+  checks are reported under the model they serve), or (``health --docker``) one gateway
+  container as ``<host>/<container>`` and each gateway host's Docker engine as ``<host>``;
 * a check's ``status`` is ``pass``, ``fail``, ``warn`` (reported, does not fail the run: e.g. an
   ``optional`` tool-calling model whose probe failed) or ``skip`` (not applicable / not reachable
   from here, with the reason);
@@ -29,8 +30,23 @@ SCHEMA_VERSION = "1"
 
 Status = Literal["pass", "fail", "warn", "skip"]
 Outcome = Literal["pass", "fail", "cannot_run"]
-SubjectKind = Literal["gateway", "model"]
-CheckName = Literal["liveness", "readiness", "auth", "models", "backend", "answer", "tools", "latency", "overhead"]
+SubjectKind = Literal["gateway", "model", "container"]
+CheckName = Literal[
+    "liveness",
+    "readiness",
+    "auth",
+    "models",
+    "backend",
+    "answer",
+    "tools",
+    "latency",
+    "overhead",
+    "container_engine",
+    "container_running",
+    "container_healthy",
+    "container_image_pinned",
+    "container_restarts",
+]
 
 #: Tool-probe outcomes. ``ok`` is the only passing one.
 ToolOutcome = Literal[
@@ -132,11 +148,13 @@ class Overhead(_Model):
 class CheckResult(_Model):
     """One verdict about one subject."""
 
-    kind: SubjectKind = Field(description="`gateway` or `model`.")
-    subject: str = Field(description="`gateway` or the model's public name.")
+    kind: SubjectKind = Field(description="`gateway`, `model` or `container`.")
+    subject: str = Field(description="`gateway`, the model's public name, or for `container`: `<host>/<container>` (the engine: `<host>`).")
     check: CheckName = Field(
         description="gateway: liveness, readiness, auth, models. model: backend (straight to the backend), "
-        "answer (first request, cold), tools, latency (warm), overhead (gateway vs backend)."
+        "answer (first request, cold), tools, latency (warm), overhead (gateway vs backend). "
+        "container (`health --docker`): container_engine (the host's Docker engine answered; skip when not asked or "
+        "not a compose gateway), container_running, container_healthy, container_image_pinned, container_restarts."
     )
     status: Status
     message: str = Field(description="One line naming the subject and the check, for the person on call.")

@@ -1,8 +1,12 @@
 """Run the checks: gateway first, then models concurrently (bounded), each model's steps in order.
 
+``health`` also reads the gateway containers' state from the Docker engines named by ``--docker``
+(:mod:`checks.docker_state`), alongside the models; their results follow the gateway's.
+
 Bounds: each request has httpx timeouts plus a total deadline (:mod:`checks.http`); the whole run
 has a global deadline. When it expires, unfinished models are cancelled and every check that did
 not complete is reported as ``fail`` ("not finished within the global timeout"), never as a pass.
+Each Docker engine gets ``--timeout`` (at most what is left of the global deadline).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from checks import backends, gateway, probes
+from checks import backends, docker_state, gateway, probes
 from checks.context import Ctx, Options, gateway_result, model_result
 from checks.http import make_client
 from checks.results import EXIT_CODES, CheckName, CheckResult, Report, summarize
@@ -99,6 +103,7 @@ async def run_checks(
     t0 = time.monotonic()
     url = options.gateway or gateway_url(inventory)
     targets = model_targets(inventory, options.models)
+    docker = docker_state.docker_targets(inventory, options.docker) if options.command == "health" else None
     loop = asyncio.get_running_loop()
     deadline = loop.time() + options.global_timeout
     results: list[CheckResult] = []
@@ -119,6 +124,10 @@ async def run_checks(
         if on_result:
             for r in gw:
                 on_result(r)
+        containers = None
+        if options.command == "health":
+            bound = max(0.1, min(options.timeouts.total, deadline - loop.time()))
+            containers = asyncio.create_task(docker_state.container_checks(inventory, docker, bound, on_result=on_result))
         runs = [_ModelRun(t, planned_checks(options, t), on_result=on_result) for t in targets]
         sem = asyncio.Semaphore(max(1, options.concurrency))
         tasks = {asyncio.create_task(_run_model(ctx, r, sem, progress)): r for r in runs}
@@ -128,6 +137,8 @@ async def run_checks(
             task.cancel()
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
+        if containers is not None:
+            results += await containers
         for task, run in tasks.items():
             crash = None
             if task in done and not task.cancelled() and task.exception() is not None:

@@ -1,7 +1,10 @@
 """What every host gets, and building blocks the role deploys share.
 
 * :func:`base` — the remote helpers and llmfleet's directories;
+* :func:`put_text` — a file llmfleet writes (a unit, rules), owned by root;
 * :func:`put_rendered` — one rendered file where the render says, with its mode;
+* :func:`install_pinned` — a pinned binary or release archive (mirror or its URL, SHA-256
+  verified), or a refusal when the inventory pins none;
 * :func:`unit_lifecycle` — daemon-reload / restart on change (``_if=any_changed``) / running + enabled;
 * :func:`apt_repository` — a third-party apt repository whose signing key is fingerprint-checked;
 * :func:`docker_engine` — Docker Engine and the compose plugin from Docker's repository.
@@ -19,9 +22,11 @@ from pyinfra.facts.server import LinuxDistribution
 from pyinfra.operations import files, systemd
 from pyinfra.operations.util import any_changed
 
-from deploy.operations import aptrepo, hosts, packages
+from deploy.context import artifact_url
+from deploy.operations import aptrepo, artifacts, guard, hosts, packages
 from deploy.paths import ARTIFACT_CACHE, HELPERS_DIR, LLMFLEET_ETC, STATE_DIR
 from deploy.remote import HELPER_NAMES, helper_source
+from llmfleet.inventory.model import Artifact, Inventory
 from llmfleet.render import RenderedFile
 
 #: Docker's release signing key (https://docs.docker.com/engine/install/debian/).
@@ -47,15 +52,51 @@ def base() -> None:
         )
 
 
+def put_text(name: str, text: str, dest: str, mode: str = "644") -> OperationMeta:
+    """Upload ``text`` to ``dest``, owned by root with ``mode`` (no-op when identical); ``name`` is the operation's."""
+    return files.put(name=name, src=StringIO(text), dest=dest, user="root", group="root", mode=mode)
+
+
 def put_rendered(f: RenderedFile, what: str | None = None) -> OperationMeta:
     """Upload one rendered file to its ``dest`` with its ``mode`` (no-op when identical)."""
-    return files.put(
-        name=f"Put the rendered {what or f.relpath.split('/', 1)[1]} at {f.dest}",
-        src=StringIO(f.content),
-        dest=f.dest,
-        user="root",
-        group="root",
-        mode=f"{f.mode:o}",
+    return put_text(f"Put the rendered {what or f.relpath.split('/', 1)[1]} at {f.dest}", f.content, f.dest, mode=f"{f.mode:o}")
+
+
+def install_pinned(
+    inv: Inventory,
+    what: str,
+    version: str,
+    artifact: Artifact | None,
+    dest_dir: str,
+    binary: str,
+    layout: str = "flat",
+    *,
+    unpinned: str = "",
+    owner: str = "",
+) -> OperationMeta | None:
+    """Install ``what`` ``version`` from its pinned ``artifact`` into the versioned ``dest_dir``.
+
+    The artifact is downloaded from the mirror (air-gapped) or its URL, verified against its SHA-256
+    and unpacked with ``layout`` (:func:`deploy.operations.artifacts.install`: ``tree`` keeps
+    ``bin/<binary>``, ``flat`` puts ``<binary>`` at the top); a no-op when ``dest_dir`` holds it
+    already. Without an artifact nothing is downloaded: the deploy stops, saying ``unpinned`` (where
+    the pin is missing), unless a previous deploy left the binary there. ``owner`` (e.g. the backend)
+    is named in the operation.
+    """
+    if artifact is None:
+        guard.file_present(
+            name=f"Refuse to install an unpinned {what}" + (f" for {owner}" if owner else ""),
+            path=f"{dest_dir}/bin/{binary}" if layout == "tree" else f"{dest_dir}/{binary}",
+            message=f"{unpinned}: deploy refuses to install an unpinned {what}",
+        )
+        return None
+    return artifacts.install(
+        name=f"Install {what} {version} (sha256 {artifact.sha256[:12]})",
+        artifact=artifact,
+        url=artifact_url(inv, artifact),
+        dest_dir=dest_dir,
+        binary=binary,
+        layout=layout,
     )
 
 
@@ -81,14 +122,7 @@ def apt_repository(name: str, key_url: str, key_file: str, fingerprint: str, url
         name=f"Install the {name} signing key (fingerprint {fingerprint[-16:]})", url=key_url, dest=key_file, fingerprint=fingerprint
     )
     arch = host.get_fact(DebArch) or "amd64"
-    return files.put(
-        name=f"Add the {name} apt repository",
-        src=StringIO(aptrepo.source_line(url, suite, components, key_file, arch)),
-        dest=aptrepo.list_path(name),
-        user="root",
-        group="root",
-        mode="644",
-    )
+    return put_text(f"Add the {name} apt repository", aptrepo.source_line(url, suite, components, key_file, arch), aptrepo.list_path(name))
 
 
 def codename() -> str:

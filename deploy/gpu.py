@@ -7,8 +7,6 @@ for the mesh IP arriving on any interface.
 
 from __future__ import annotations
 
-from io import StringIO
-
 from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.operation import OperationMeta
@@ -19,12 +17,11 @@ from pyinfra.operations import files, server, systemd
 from deploy import common
 from deploy.context import artifact_url, inventory, rendered, this_host
 from deploy.facts.nvidia import NvidiaSmi, driver_branch
-from deploy.operations import artifacts, dotenv, guard, nvidia, ollama, packages, wait
+from deploy.operations import artifacts, dotenv, nvidia, ollama, packages, wait
 from deploy.paths import (
     FIREWALL_FILE,
     FIREWALL_UNIT,
     LLAMA_ROOT,
-    LLAMA_SERVER_BIN,
     MESH_INTERFACE,
     MODELS_DIR,
     OLLAMA_ROOT,
@@ -178,23 +175,9 @@ def ollama_backend(me: Host, inv: Inventory, backend: Backend) -> None:
     )
     root = OLLAMA_ROOT.format(version=t.version)
     changes: list[OperationMeta] = []
-    if t.binary is None:
-        guard.file_present(
-            name=f"Refuse to install an unpinned Ollama for {backend.name}",
-            path=f"{root}/bin/ollama",
-            message=f"backend {backend.name} has no ollama.binary (url + sha256): deploy refuses to install an unpinned Ollama",
-        )
-    else:
-        changes.append(
-            artifacts.install(
-                name=f"Install Ollama {t.version} (sha256 {t.binary.sha256[:12]})",
-                artifact=t.binary,
-                url=artifact_url(inv, t.binary),
-                dest_dir=root,
-                binary="ollama",
-                layout="tree",
-            )
-        )
+    unpinned = f"backend {backend.name} has no ollama.binary (url + sha256)"
+    install = common.install_pinned(inv, "Ollama", t.version, t.binary, root, "ollama", "tree", unpinned=unpinned, owner=backend.name)
+    changes += [install] if install else []
     changes.append(
         files.link(name=f"Point /usr/local/bin/ollama at Ollama {t.version}", path="/usr/local/bin/ollama", target=f"{root}/bin/ollama")
     )
@@ -202,14 +185,7 @@ def ollama_backend(me: Host, inv: Inventory, backend: Backend) -> None:
         files.directory(
             name=f"Create the Ollama model directory {t.models_dir}", path=t.models_dir, user=OLLAMA_USER, group=OLLAMA_USER, mode="750"
         )
-    unit = files.put(
-        name="Put the Ollama unit at /etc/systemd/system/ollama.service",
-        src=StringIO(OLLAMA_UNIT),
-        dest=f"{SYSTEMD_DIR}/ollama.service",
-        user="root",
-        group="root",
-        mode="644",
-    )
+    unit = common.put_text("Put the Ollama unit at /etc/systemd/system/ollama.service", OLLAMA_UNIT, f"{SYSTEMD_DIR}/ollama.service")
     unit_files = [unit]
     dropin = rendered(me.name, "systemd/ollama.service.d/llmfleet.conf")
     if dropin is not None:
@@ -230,27 +206,13 @@ def llamacpp_backend(me: Host, inv: Inventory, backend: Backend) -> None:
     """Pinned llama-server build, GGUF by URL + sha256, optional API key (0600), one unit per instance."""
     t = backend.llamacpp
     assert t is not None
-    binary = LLAMA_SERVER_BIN.format(version=t.version)
     changes: list[OperationMeta] = []
     # llama.cpp's CPU backend links libgomp (OpenMP), which minimal images lack.
     packages.apt_installed(name="Install libgomp1 for llama-server", packages=["libgomp1"])
-    if t.binary is None:
-        guard.file_present(
-            name=f"Refuse to install an unpinned llama-server for {backend.name}",
-            path=binary,
-            message=f"backend {backend.name} has no llamacpp.binary (url + sha256): deploy refuses to install an unpinned llama-server",
-        )
-    else:
-        changes.append(
-            artifacts.install(
-                name=f"Install llama-server {t.version} (sha256 {t.binary.sha256[:12]})",
-                artifact=t.binary,
-                url=artifact_url(inv, t.binary),
-                dest_dir=LLAMA_ROOT.format(version=t.version),
-                binary="llama-server",
-                layout="flat",
-            )
-        )
+    unpinned = f"backend {backend.name} has no llamacpp.binary (url + sha256)"
+    root = LLAMA_ROOT.format(version=t.version)
+    install = common.install_pinned(inv, "llama-server", t.version, t.binary, root, "llama-server", unpinned=unpinned, owner=backend.name)
+    changes += [install] if install else []
     files.directory(name=f"Create the model directory {MODELS_DIR}", path=MODELS_DIR, user="root", group="root", mode="755")
     changes.append(
         artifacts.fetch(
@@ -288,22 +250,9 @@ def firewall(me: Host, inv: Inventory, ports: list[int]) -> None:
     mode = str(host.data.get("llmfleet_mesh_firewall") or "interface")
     prefix = str(inv.mesh.prefix_v4) if inv.mesh else "100.64.0.0/10"
     packages.apt_installed(name="Install nftables", packages=["nftables"])
-    rules = files.put(
-        name=f"Put the firewall rules at {FIREWALL_FILE}",
-        src=StringIO(firewall_rules(me.name, ports, mode=mode, prefix=prefix)),
-        dest=FIREWALL_FILE,
-        user="root",
-        group="root",
-        mode="644",
-    )
-    unit = files.put(
-        name=f"Put the {FIREWALL_UNIT} unit",
-        src=StringIO(FIREWALL_UNIT_TEXT),
-        dest=f"{SYSTEMD_DIR}/{FIREWALL_UNIT}",
-        user="root",
-        group="root",
-        mode="644",
-    )
+    rules_text = firewall_rules(me.name, ports, mode=mode, prefix=prefix)
+    rules = common.put_text(f"Put the firewall rules at {FIREWALL_FILE}", rules_text, FIREWALL_FILE)
+    unit = common.put_text(f"Put the {FIREWALL_UNIT} unit", FIREWALL_UNIT_TEXT, f"{SYSTEMD_DIR}/{FIREWALL_UNIT}")
     common.unit_lifecycle(FIREWALL_UNIT, "the llmfleet firewall", [unit], [rules, unit])
 
 

@@ -7,8 +7,6 @@ each node gets the IP the inventory names, and the join fails loudly when it doe
 
 from __future__ import annotations
 
-from io import StringIO
-
 from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.operation import OperationMeta
@@ -17,9 +15,9 @@ from pyinfra.facts.files import File
 from pyinfra.operations import files
 
 from deploy import common
-from deploy.context import artifact_url, inventory, rendered, this_host
+from deploy.context import inventory, rendered, this_host
 from deploy.facts.tailscale import TailscaleVersion
-from deploy.operations import artifacts, guard, headscale, packages, tailscale, wait
+from deploy.operations import artifacts, headscale, packages, tailscale, wait
 from deploy.paths import HEADSCALE_BIN, HEADSCALE_ETC, HEADSCALE_ROOT, SYSTEMD_DIR, TAILSCALE_ROOT
 from llmfleet.inventory.model import Artifact, Host, Inventory, Mesh
 from llmfleet.render.context import parse_args_file
@@ -51,9 +49,8 @@ WantedBy=multi-user.target
 
 
 def tailscale_artifact(mesh: Mesh) -> Artifact | None:
-    """The pinned Tailscale archive, once the inventory model has a field for it (``mesh.tailscale_binary``)."""
-    value = getattr(mesh, "tailscale_binary", None)
-    return value if isinstance(value, Artifact) else None
+    """The Tailscale archive pinned in the inventory (``mesh.tailscale_binary``), if any."""
+    return mesh.tailscale_binary
 
 
 def headscale_ready_url(mesh: Mesh) -> str:
@@ -70,23 +67,9 @@ def control_server() -> None:
     assert mesh is not None
     root = HEADSCALE_ROOT.format(version=mesh.headscale_version)
     changes: list[OperationMeta] = []
-    if mesh.headscale_binary is None:
-        guard.file_present(
-            name="Refuse to install an unpinned Headscale",
-            path=f"{root}/headscale",
-            message="mesh.headscale_binary (url + sha256) is not set: deploy refuses to install an unpinned Headscale",
-        )
-    else:
-        changes.append(
-            artifacts.install(
-                name=f"Install Headscale {mesh.headscale_version} (sha256 {mesh.headscale_binary.sha256[:12]})",
-                artifact=mesh.headscale_binary,
-                url=artifact_url(inv, mesh.headscale_binary),
-                dest_dir=root,
-                binary="headscale",
-                layout="flat",
-            )
-        )
+    unpinned = "mesh.headscale_binary (url + sha256) is not set"
+    install = common.install_pinned(inv, "Headscale", mesh.headscale_version, mesh.headscale_binary, root, "headscale", unpinned=unpinned)
+    changes += [install] if install else []
     changes.append(
         files.link(name=f"Point {HEADSCALE_BIN} at Headscale {mesh.headscale_version}", path=HEADSCALE_BIN, target=f"{root}/headscale")
     )
@@ -108,14 +91,7 @@ def _tailscale_from_archive(root: str, install: OperationMeta) -> list[Operation
             name="Point /usr/local/sbin/tailscaled at the pinned daemon", path="/usr/local/sbin/tailscaled", target=f"{root}/tailscaled"
         ),
     ]
-    unit = files.put(
-        name="Put the tailscaled unit",
-        src=StringIO(TAILSCALED_UNIT),
-        dest=f"{SYSTEMD_DIR}/tailscaled.service",
-        user="root",
-        group="root",
-        mode="644",
-    )
+    unit = common.put_text("Put the tailscaled unit", TAILSCALED_UNIT, f"{SYSTEMD_DIR}/tailscaled.service")
     common.unit_lifecycle("tailscaled.service", "tailscaled", [unit], [*ops, unit])
     return [*ops, unit]
 
@@ -123,23 +99,17 @@ def _tailscale_from_archive(root: str, install: OperationMeta) -> list[Operation
 def install_tailscale(inv: Inventory, me: Host, mesh: Mesh) -> list[OperationMeta]:
     """The pinned Tailscale client, from the first source that applies:
 
-    1. its archive pinned in the inventory (``mesh.tailscale_binary``, once the model has it);
+    1. its archive pinned in the inventory (``mesh.tailscale_binary``);
     2. a client already installed at ``mesh.tailscale_version`` (kept as it is);
     3. air-gapped: the archive ``tailscale_<version>_<arch>.tgz`` the mirror lists in its
-       ``SHA256SUMS`` (verified against that list: the inventory has no pin for it yet);
+       ``SHA256SUMS`` (verified against that list, when the inventory pins no archive);
     4. Tailscale's apt repository (signing key fingerprint-checked), version pinned.
     """
     root = TAILSCALE_ROOT.format(version=mesh.tailscale_version)
     artifact = tailscale_artifact(mesh)
     if artifact is not None:
-        install = artifacts.install(
-            name=f"Install Tailscale {mesh.tailscale_version} (sha256 {artifact.sha256[:12]})",
-            artifact=artifact,
-            url=artifact_url(inv, artifact),
-            dest_dir=root,
-            binary="tailscale",
-            layout="flat",
-        )
+        install = common.install_pinned(inv, "Tailscale", mesh.tailscale_version, artifact, root, "tailscale")
+        assert install is not None  # pinned: installed, never refused
         return _tailscale_from_archive(root, install)
     if host.get_fact(TailscaleVersion) == mesh.tailscale_version and not host.get_fact(File, path=f"{root}/.llmfleet-artifact"):
         common.unit_lifecycle("tailscaled.service", "tailscaled", [], [])
@@ -147,7 +117,7 @@ def install_tailscale(inv: Inventory, me: Host, mesh: Mesh) -> list[OperationMet
     if inv.artifacts.mirror:
         arch = host.get_fact(DebArch) or "amd64"
         install = artifacts.install_listed(
-            name=f"Install Tailscale {mesh.tailscale_version} listed in the mirror's SHA256SUMS (no inventory pin yet)",
+            name=f"Install Tailscale {mesh.tailscale_version} listed in the mirror's SHA256SUMS (no inventory pin)",
             sums_url=f"{inv.artifacts.mirror.rstrip('/')}/SHA256SUMS",
             suffix=f"tailscale_{mesh.tailscale_version}_{arch}.tgz",
             dest_dir=root,

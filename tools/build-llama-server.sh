@@ -13,19 +13,14 @@
 #   LLAMA_BUILD_JOBS               parallel build jobs (default 2)
 #   PYTHON                         interpreter whose pip downloads the sdist (default python3)
 set -euo pipefail
+TOOL=build-llama-server
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"   # CACHE, PYTHON, log, lock_cache, apt_install, fetch_sdist, ...
 
-CACHE="${LLMFLEET_CACHE:-$HOME/.cache/llmfleet}"
 VERSION="${LLAMA_CPP_PYTHON_VERSION:-0.3.36}"
-PINNED_VERSION="0.3.36"
-PINNED_SHA256="832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e"
 JOBS="${LLAMA_BUILD_JOBS:-2}"
-PYTHON="${PYTHON:-python3}"
-
-if [[ "$VERSION" == "$PINNED_VERSION" ]]; then
-    SHA256="${LLAMA_CPP_PYTHON_SHA256:-$PINNED_SHA256}"
-else
-    SHA256="${LLAMA_CPP_PYTHON_SHA256:?LLAMA_CPP_PYTHON_VERSION=$VERSION is not pinned here: set LLAMA_CPP_PYTHON_SHA256}"
-fi
+# sha256 of the sdist: pinned for 0.3.36; any other version needs LLAMA_CPP_PYTHON_SHA256.
+SHA256="$(pinned_sha256 "$VERSION" 0.3.36 832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e \
+    "${LLAMA_CPP_PYTHON_SHA256:-}" LLAMA_CPP_PYTHON_VERSION LLAMA_CPP_PYTHON_SHA256)"
 
 CMAKE_FLAGS=(
     -DCMAKE_BUILD_TYPE=Release
@@ -46,63 +41,19 @@ BIN="$DEST/llama-server"
 STAMP="$DEST/.installed"
 STAMP_CONTENT="llama-cpp-python==$VERSION sha256=$SHA256 flags=${CMAKE_FLAGS[*]}"
 
-log() { printf '[build-llama-server] %s\n' "$*" >&2; }
-
-# One installer at a time per program and version (parallel `make -j`, concurrent CI steps).
-mkdir -p "$CACHE"
-exec 9>"$CACHE/.llama-server-$VERSION.lock"
-flock 9
-
-if [[ -f "$STAMP" && -x "$BIN" && "$(cat "$STAMP")" == "$STAMP_CONTENT" ]] && "$BIN" --version >/dev/null 2>&1; then
-    log "up to date: $BIN"
-    echo "$BIN"
-    exit 0
+lock_cache "llama-server-$VERSION"
+if stamp_matches "$STAMP" "$STAMP_CONTENT" && [[ -x "$BIN" ]] && "$BIN" --version >/dev/null 2>&1; then
+    up_to_date "$BIN"
 fi
 
 # --- build prerequisites (apt only when something is missing) ---------------------------------
-APT_UPDATED=0
-apt_install() {
-    if ! command -v apt-get >/dev/null 2>&1; then
-        log "missing $*, and apt-get is not available: install them by hand"; exit 1
-    fi
-    local sudo=""
-    [[ "$(id -u)" -ne 0 ]] && sudo="sudo"
-    if [[ "$APT_UPDATED" -eq 0 ]]; then
-        $sudo apt-get update -qq
-        APT_UPDATED=1
-    fi
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >&2
-}
-need=()
-command -v cmake >/dev/null 2>&1 || need+=(cmake)
-command -v g++ >/dev/null 2>&1 || need+=(g++)
-command -v gcc >/dev/null 2>&1 || need+=(gcc)
-command -v make >/dev/null 2>&1 || need+=(make)
+mapfile -t need < <(missing_packages cmake:cmake g++:g++ gcc:gcc make:make)
 "$PYTHON" -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
-if [[ ${#need[@]} -gt 0 ]]; then
-    log "installing with apt: ${need[*]}"
-    apt_install "${need[@]}"
-fi
+((${#need[@]} == 0)) || apt_install "${need[@]}"
 
 # --- fetch and verify the sdist ----------------------------------------------------------------
-DL="$CACHE/downloads"
-SDIST="$DL/llama_cpp_python-$VERSION.tar.gz"
-mkdir -p "$DL"
-verify() { echo "$SHA256  $1" | sha256sum --check --status; }
-if [[ ! -f "$SDIST" ]] || ! verify "$SDIST"; then
-    rm -f "$SDIST"
-    tmp="$(mktemp -d)"
-    trap 'rm -rf "$tmp"' EXIT
-    # pip checks the hash itself (before running any build backend of the sdist).
-    printf 'llama-cpp-python==%s --hash=sha256:%s\n' "$VERSION" "$SHA256" >"$tmp/req.txt"
-    log "downloading llama-cpp-python==$VERSION sdist"
-    "$PYTHON" -m pip download --quiet --no-deps --no-binary :all: --require-hashes \
-        -r "$tmp/req.txt" -d "$tmp" >&2
-    mv "$tmp/llama_cpp_python-$VERSION.tar.gz" "$SDIST"
-fi
-if ! verify "$SDIST"; then
-    log "sha256 mismatch for $SDIST (expected $SHA256)"; rm -f "$SDIST"; exit 1
-fi
+SDIST="$CACHE/downloads/llama_cpp_python-$VERSION.tar.gz"
+fetch_sdist llama-cpp-python "$VERSION" "$SHA256" "$SDIST"
 
 # --- build -------------------------------------------------------------------------------------
 WORK="$CACHE/build/llama-cpp-python-$VERSION"

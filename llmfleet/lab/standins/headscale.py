@@ -17,12 +17,12 @@ llmfleet's deploy and checks rely on:
   ``headscale configtest``, ``headscale version``; ``-c/--config`` and ``-o json`` everywhere.
 
 State (users, keys, nodes) is a JSON file beside the configured sqlite path. Single file, Python 3
-standard library only.
+standard library only: the plumbing it shares with the Tailscale stand-in lives in ``_common.py`` and
+is inlined into the shipped script (:func:`llmfleet.lab.standins.script`).
 """
 
 from __future__ import annotations
 
-import http.client
 import http.server
 import ipaddress
 import json
@@ -30,12 +30,13 @@ import os
 import re
 import secrets
 import signal
-import socket
-import socketserver
 import sys
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from llmfleet.lab.standins._common import JsonHandler, ThreadingUnixServer, listen_unix, parse_flags, save_json, unix_request
 
 VERSION = "0.23.0"
 DEFAULT_CONFIG = "/etc/headscale/config.yaml"
@@ -262,11 +263,7 @@ class State:
 
     def save(self) -> None:
         """Persist atomically."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.data, indent=1))
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, self.path)
+        save_json(self.path, self.data)
 
     def _id(self) -> str:
         self.data["next_id"] += 1
@@ -277,34 +274,13 @@ class State:
         return next((u for u in self.data["users"] if u["name"] == name), None)
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
+class Handler(JsonHandler):
     """TCP API (health, register, metrics) and unix-socket CLI API."""
 
-    protocol_version = "HTTP/1.1"
     server_version = f"headscale-standin/{VERSION}"
-
-    def address_string(self) -> str:
-        """Unix sockets have no client address."""
-        return self.client_address[0] if isinstance(self.client_address, tuple) else "unix"
 
     def log_message(self, format: str, *args: object) -> None:
         sys.stderr.write(f"[headscale-standin] {self.address_string()} {format % args}\n")
-
-    def _json(self, status: int, payload: object) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _body(self) -> dict:
-        length = int(self.headers.get("Content-Length") or 0)
-        try:
-            body = json.loads(self.rfile.read(length) or b"{}")
-        except ValueError:
-            return {}
-        return body if isinstance(body, dict) else {}
 
     def do_GET(self) -> None:
         """Health and metrics (TCP); list endpoints (unix socket)."""
@@ -333,20 +309,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         app: App = self.server.app  # type: ignore[attr-defined]
         body = self._body()
         path = self.path.split("?", 1)[0]
-        local = self.server.local  # type: ignore[attr-defined]
-        try:
-            if path == "/llmfleet-standin/register":
-                self._json(200, app.register(body))
-            elif path == "/cli/users" and local:
-                self._json(200, app.create_user(body.get("name", "")))
-            elif path == "/cli/keys" and local:
-                self._json(200, app.create_key(body))
-            else:
-                self._json(404, {"error": "not found"})
-        except PermissionError as exc:
-            self._json(401, {"error": str(exc)})
-        except ValueError as exc:
-            self._json(400, {"error": str(exc)})
+        routes: dict[str, Callable[[], object]] = {"/llmfleet-standin/register": lambda: app.register(body)}
+        if self.server.local:  # type: ignore[attr-defined]
+            routes["/cli/users"] = lambda: app.create_user(body.get("name", ""))
+            routes["/cli/keys"] = lambda: app.create_key(body)
+        self._route(path, routes, {PermissionError: 401, ValueError: 400})
 
 
 class App:
@@ -476,10 +443,9 @@ class TcpServer(http.server.ThreadingHTTPServer):
     local = False
 
 
-class UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+class UnixServer(ThreadingUnixServer):
     """The CLI's unix socket."""
 
-    daemon_threads = True
     local = True
 
 
@@ -501,11 +467,7 @@ def serve(config_path: str) -> int:
     if app.config.get("metrics_listen_addr"):
         servers.append(TcpServer(_addr(app.config["metrics_listen_addr"]), Handler))
     sock = app.config.get("unix_socket") or "/var/run/headscale/headscale.sock"
-    Path(sock).parent.mkdir(parents=True, exist_ok=True)
-    Path(sock).unlink(missing_ok=True)
-    unix = UnixServer(sock, Handler)
-    os.chmod(sock, int(str(app.config.get("unix_socket_permission") or "0770"), 8))
-    servers.append(unix)
+    servers.append(listen_unix(sock, Handler, int(str(app.config.get("unix_socket_permission") or "0770"), 8), UnixServer))
     for srv in servers:
         srv.app = app
     signal.signal(signal.SIGHUP, lambda *_: app.reload_policy())
@@ -525,54 +487,21 @@ def serve(config_path: str) -> int:
 
 
 # ----- CLI -----
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str) -> None:
-        super().__init__("localhost", timeout=10)
-        self.unix_path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(10)
-        self.sock.connect(self.unix_path)
-
-
 def _cli_call(config: dict, method: str, path: str, body: dict | None = None) -> object:
     sock = config.get("unix_socket") or "/var/run/headscale/headscale.sock"
-    conn = _UnixConnection(sock)
     try:
-        conn.request(method, path, body=json.dumps(body) if body is not None else None, headers={"Content-Type": "application/json"})
-        resp = conn.getresponse()
-        data = json.loads(resp.read() or b"null")
+        status, data = unix_request(sock, method, path, body, timeout=10)
     except OSError as exc:
         raise SystemExit(f"Error: could not connect to headscale at {sock}: {exc} (is `headscale serve` running?)") from None
-    if resp.status != 200:
+    if status != 200:
         raise SystemExit(f"Error: {data.get('error') if isinstance(data, dict) else data}")
     return data
 
 
 def _flags(args: list[str]) -> tuple[dict[str, str], list[str]]:
-    """Go-style flags: --name value, --name=value, -n value, boolean --flag / --flag=false."""
-    booleans = {"reusable", "ephemeral", "force", "help"}
+    """Go-style flags as Headscale's CLI takes them (a flag without its value is an error)."""
     short = {"c": "config", "o": "output", "u": "user", "e": "expiration", "f": "file"}
-    flags, positional, i = {}, [], 0
-    while i < len(args):
-        arg = args[i]
-        if arg.startswith("-") and arg != "-":
-            name, eq, value = arg.lstrip("-").partition("=")
-            name = short.get(name, name)
-            if not eq:
-                if name in booleans:
-                    value = "true"
-                else:
-                    i += 1
-                    if i >= len(args):
-                        raise SystemExit(f"Error: flag needs an argument: --{name}")
-                    value = args[i]
-            flags[name] = value
-        else:
-            positional.append(arg)
-        i += 1
-    return flags, positional
+    return parse_flags(args, {"reusable", "ephemeral", "force", "help"}, short, need_value=True)
 
 
 def _truthy(value: str | None) -> bool:

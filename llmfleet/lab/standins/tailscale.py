@@ -23,23 +23,25 @@ logged or stored. ``up`` with unchanged settings on a running node is a no-op, a
 ``tailscale status [--json]`` (``BackendState`` Running / NeedsLogin / Stopped, ``Self`` with
 ``TailscaleIPs`` and ``Online``), ``tailscale ip [-4]``, ``tailscale down``, ``tailscale logout``,
 ``tailscale version``. Without a running daemon the CLI fails like the real one.
+
+The HTTP/state/flag plumbing it shares with the Headscale stand-in lives in ``_common.py`` and is
+inlined into the shipped script (:func:`llmfleet.lab.standins.script`).
 """
 
 from __future__ import annotations
 
-import http.client
-import http.server
 import json
 import os
 import secrets
 import socket
-import socketserver
 import subprocess
 import sys
 import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from llmfleet.lab.standins._common import JsonHandler, listen_unix, parse_flags, save_json, unix_request
 
 VERSION = "1.78.1"
 DEFAULT_SOCKET = "/var/run/tailscale/tailscaled.sock"
@@ -86,11 +88,7 @@ class Daemon:
 
     def save(self) -> None:
         """Persist the state (0600)."""
-        self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.state_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.state, indent=1))
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, self.state_path)
+        save_json(self.state_path, self.state)
 
     def status(self) -> dict:
         """``tailscale status --json`` (the fields llmfleet reads, plus a STAND-IN marker)."""
@@ -173,25 +171,11 @@ class Daemon:
         return {"ok": True}
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
+class Handler(JsonHandler):
     """The local API on the unix socket."""
-
-    protocol_version = "HTTP/1.1"
-
-    def address_string(self) -> str:
-        """Unix sockets have no client address."""
-        return "unix"
 
     def log_message(self, format: str, *args: object) -> None:
         sys.stderr.write(f"[tailscaled-standin] {self.command} {self.path.split('?')[0]}\n")
-
-    def _json(self, status: int, payload: object) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
     def do_GET(self) -> None:
         """GET /status."""
@@ -201,30 +185,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         """POST /up, /down, /logout."""
         daemon: Daemon = self.server.daemon  # type: ignore[attr-defined]
-        length = int(self.headers.get("Content-Length") or 0)
-        try:
-            body = json.loads(self.rfile.read(length) or b"{}")
-        except ValueError:
-            body = {}
-        try:
-            if self.path == "/up":
-                self._json(200, daemon.up(body))
-            elif self.path == "/down":
-                self._json(200, daemon.down())
-            elif self.path == "/logout":
-                self._json(200, daemon.logout())
-            else:
-                self._json(404, {"error": "not found"})
-        except PermissionError as exc:
-            self._json(401, {"error": str(exc)})
-        except ConnectionError as exc:
-            self._json(502, {"error": str(exc)})
-
-
-class UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    """tailscaled's local API socket."""
-
-    daemon_threads = True
+        body = self._body()
+        routes = {"/up": lambda: daemon.up(body), "/down": daemon.down, "/logout": daemon.logout}
+        self._route(self.path, routes, {PermissionError: 401, ConnectionError: 502})
 
 
 def sd_notify(message: str) -> None:
@@ -240,23 +203,7 @@ def sd_notify(message: str) -> None:
 
 
 def _flags(args: list[str]) -> tuple[dict[str, str], list[str]]:
-    booleans = {"reset", "json", "accept-dns", "accept-routes", "cleanup", "force-reauth", "4", "6", "help", "verbose"}
-    flags, pos, i = {}, [], 0
-    while i < len(args):
-        arg = args[i]
-        if arg.startswith("-") and arg != "-":
-            name, eq, value = arg.lstrip("-").partition("=")
-            if not eq:
-                if name in booleans:
-                    value = "true"
-                else:
-                    i += 1
-                    value = args[i] if i < len(args) else ""
-            flags[name] = value
-        else:
-            pos.append(arg)
-        i += 1
-    return flags, pos
+    return parse_flags(args, {"reset", "json", "accept-dns", "accept-routes", "cleanup", "force-reauth", "4", "6", "help", "verbose"})
 
 
 def daemon_main(args: list[str]) -> int:
@@ -269,11 +216,8 @@ def daemon_main(args: list[str]) -> int:
         return 0
     sock = flags.get("socket", DEFAULT_SOCKET)
     daemon = Daemon(Path(flags.get("state", DEFAULT_STATE)))
-    Path(sock).parent.mkdir(parents=True, exist_ok=True)
-    Path(sock).unlink(missing_ok=True)
-    server = UnixServer(sock, Handler)
-    os.chmod(sock, 0o666)
-    server.daemon = daemon
+    server = listen_unix(sock, Handler, 0o666)
+    server.daemon = daemon  # type: ignore[attr-defined]
     print(f"tailscaled STAND-IN {VERSION}: state {daemon.state_path}, socket {sock}, backend {daemon.backend}", file=sys.stderr, flush=True)
     sd_notify("READY=1")
     try:
@@ -285,27 +229,14 @@ def daemon_main(args: list[str]) -> int:
     return 0
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str) -> None:
-        super().__init__("local-tailscaled.sock", timeout=30)
-        self.unix_path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(30)
-        self.sock.connect(self.unix_path)
-
-
 def _call(sock: str, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
-    conn = _UnixConnection(sock)
     try:
-        conn.request(method, path, body=json.dumps(body) if body is not None else None, headers={"Content-Type": "application/json"})
-        resp = conn.getresponse()
-        return resp.status, json.loads(resp.read() or b"{}")
+        status, data = unix_request(sock, method, path, body, timeout=30, host="local-tailscaled.sock")
     except OSError:
         raise SystemExit(
             "failed to connect to local tailscaled; it doesn't appear to be running (sudo systemctl start tailscaled ?)"
         ) from None
+    return status, data if isinstance(data, dict) else {}
 
 
 def _read_key(value: str) -> str:
