@@ -88,8 +88,8 @@ class LabFleet:
         return ssh_run(SshFiles(self.workdir), host, command, timeout=timeout)
 
     def testinfra_url(self, host: str) -> str:
-        """The testinfra host URL of ``host`` (paramiko backend with the lab's ssh_config)."""
-        return f"paramiko://root@{self.hosts[host].address}?ssh_config={self.ssh_config}"
+        """The testinfra host URL of ``host``: OpenSSH with the lab's ssh_config (strict host key checking)."""
+        return f"ssh://root@{self.hosts[host].address}?ssh_config={self.ssh_config}"
 
     def to_json(self) -> dict:
         """A JSON-able summary (what ``status`` prints)."""

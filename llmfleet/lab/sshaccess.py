@@ -5,7 +5,7 @@ bind-mounted as every host's ``/root/.ssh/authorized_keys``), one host key pair 
 (bind-mounted as the host's ``/etc/ssh/ssh_host_ed25519_key``), a ``known_hosts`` naming each
 host's key by name and address, and an ``ssh_config`` with strict host key checking, usable by
 OpenSSH (``ssh -F``), pyinfra (``--data ssh_config_file=...``/``ssh_known_hosts_file``) and
-testinfra (``paramiko://root@ADDRESS?ssh_config=...``).
+testinfra (``ssh://root@ADDRESS?ssh_config=...``, OpenSSH: host keys checked).
 """
 
 from __future__ import annotations

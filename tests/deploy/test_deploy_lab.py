@@ -130,7 +130,9 @@ def test_llmfleet_check_and_health_pass_against_the_deployed_gateway(lab: LabFle
     doc = json.loads(text)
     assert doc["gateway_url"].startswith("http://10.231.1.2:4000")
     verdicts = {(r["subject"], r["check"]): r["status"] for r in doc["results"]}
-    assert verdicts[("gateway", "auth")] == "pass"
+    # LiteLLM without a database answers a wrong key with 400 "No connected db." (still locked): a warning.
+    assert verdicts[("gateway", "auth")] in ("pass", "warn")
+    assert verdicts[("gateway", "models")] == "pass"
     for model in ("tiny-chat", "tiny-ollama"):
         assert verdicts[(model, "tools")] == "pass" and verdicts[(model, "latency")] == "pass", doc["results"]
     assert "fail" not in verdicts.values()
