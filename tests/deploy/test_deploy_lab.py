@@ -134,7 +134,9 @@ def test_llmfleet_check_and_health_pass_against_the_deployed_gateway(lab: LabFle
     assert verdicts[("gateway", "auth")] in ("pass", "warn")
     assert verdicts[("gateway", "models")] == "pass"
     for model in ("tiny-chat", "tiny-ollama"):
-        assert verdicts[(model, "tools")] == "pass" and verdicts[(model, "latency")] == "pass", doc["results"]
+        # `tools: optional` in inventories/lab.yml: a random-weight model's prose is reported (warn), not failed.
+        assert verdicts[(model, "answer")] == "pass" and verdicts[(model, "latency")] == "pass", doc["results"]
+        assert verdicts[(model, "tools")] in ("pass", "warn"), doc["results"]
     assert "fail" not in verdicts.values()
     assert run_llmfleet("health", lab, INVENTORY, key, "--json", str(tmp_path / "health.json")) == 0
     # A wrong key is refused by the gateway: the check cannot run and says so (exit 2), never green.
