@@ -35,6 +35,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from llmfleet.inventory import load_inventory
 from llmfleet.inventory.model import Inventory
 from llmfleet.inventory.problems import InventoryError
@@ -143,6 +145,7 @@ def verify_and_check(fleet: labhosts.LabFleet, inventory: Path, key: tuple[str, 
 
 def boot_and_deploy(inventory: Path, workdir: Path) -> tuple[labhosts.LabFleet, tuple[str, str], bool]:
     """Boot the lab (or reuse a running one) and deploy it twice; return (fleet, key, booted here)."""
+    load_inventory(inventory)  # bad input: every problem with file, line and field (InventoryError), before anything starts
     status = labhosts.lab_status(workdir)
     _banner("boot the lab fleet")
     if status.get("up"):
@@ -180,6 +183,9 @@ def _guarded(body: Callable[[], None]) -> int:
         return 1
     except (labhosts.LabError, InventoryError) as exc:
         _say(f"\ncannot run the demo: {exc}")
+        return 2
+    except ValidationError as exc:
+        _say(f"\ncannot run the demo: not a valid inventory (`llmfleet validate` names file, line and field):\n{exc}")
         return 2
     return 0
 
