@@ -71,14 +71,15 @@ async def readiness(ctx: Ctx) -> CheckResult:
 
 
 async def key_accepted(ctx: Ctx) -> None:
-    """``GET /v1/models`` with the master key must not be 401/403, else CannotRun (bad key)."""
+    """``GET /v1/models`` with the master key must not be refused (401/403, or LiteLLM's no-database 400), else CannotRun."""
     try:
         reply = await request(ctx.client, "GET", ctx.url("/v1/models"), timeouts=ctx.timeouts, headers=ctx.auth())
     except RequestFailed as exc:
         if exc.kind in ("connect", "timeout", "stall"):
             raise CannotRun(f"gateway unreachable at {ctx.gateway_url}: {exc}") from None
         return
-    if reply.status in (401, 403):
+    # Without a database LiteLLM can only recognise its master key; any other key gets 400 "No connected db.".
+    if reply.status in (401, 403) or _no_db_refusal(ctx, reply.status, reply.text):
         ref = ctx.inventory.gateway.master_key
         raise CannotRun(
             f"the gateway at {ctx.gateway_url} rejects the master key from {ref} (HTTP {reply.status}): "

@@ -29,7 +29,7 @@ from checks.context import Options
 from checks.faulty_backend import Behaviour, serve
 from checks.http import Timeouts
 from checks.results import Report
-from checks.runner import run_checks
+from checks.runner import CannotRun, run_checks
 from checks.schema import SCHEMA_PATH
 from llmfleet.inventory import load_inventory
 from llmfleet.lab.local import DEFAULT_INVENTORY, LocalLab, run_local_lab
@@ -92,6 +92,14 @@ def test_real_gateway_is_locked_and_serves_the_inventory(lab: LocalLab) -> None:
     assert auth.status in ("pass", "warn")
     assert all(r.status == "pass" for r in report.results if r.check in ("backend", "answer")), report.failed()
     assert report.exit_code == 0
+
+
+def test_real_gateway_refusing_the_operators_key_cannot_run(lab: LocalLab) -> None:
+    # The real LiteLLM without a database refuses a key that is not its master key with 400 "No connected db.":
+    # that is a rejected key (exit 2, "could not run"), not a list of failed models.
+    opts = Options(command="health", samples=1, warmup=0, timeouts=Timeouts(stall=30, total=60, cold_total=60))
+    with pytest.raises(CannotRun, match=r"rejects the master key .*\(HTTP (400|401)\)"):
+        asyncio.run(run_checks(lab.inventory, str(lab.inventory_path), opts, "sk-not-the-deployed-key-" + "0" * 24))
 
 
 def test_real_forced_tool_choice(lab: LocalLab) -> None:
@@ -180,7 +188,10 @@ def test_real_cli_check_reports_and_never_prints_the_key(lab: LocalLab, tmp_path
     report = Report.model_validate(data)
     lat = {r.subject: r for r in report.results if r.check == "latency"}
     assert set(lat) == {"tiny-tools", "tiny-caller", "tiny-chat"}
-    assert all(r.latency and r.latency.ok_samples == 3 and r.latency.slo_met for r in lat.values())
+    assert all(r.latency and r.latency.ok_samples == 3 for r in lat.values())
+    # The verdict follows the numbers. (Seen here: the eager-tools GGUF sometimes makes llama-server
+    # itself take ~7.5 s for one request, straight to the backend too; that miss is reported, as it should be.)
+    assert all(r.latency.slo_met == (r.status == "pass") for r in lat.values())
     ov = [r for r in report.results if r.check == "overhead"]
     assert len(ov) == 3 and all(r.status == "pass" and r.overhead for r in ov)
     suite = ET.fromstring(texts["r.xml"]).find("testsuite")

@@ -139,5 +139,6 @@ def test_llmfleet_check_and_health_pass_against_the_deployed_gateway(lab: LabFle
         assert verdicts[(model, "tools")] in ("pass", "warn"), doc["results"]
     assert "fail" not in verdicts.values()
     assert run_llmfleet("health", lab, INVENTORY, key, "--json", str(tmp_path / "health.json")) == 0
-    # A wrong key is refused by the gateway: the check cannot run and says so (exit 2), never green.
+    # A wrong key: the check cannot run and says so (exit 2), never green. (LiteLLM without a database
+    # refuses it with 400 "No connected db." rather than 401; the checker knows that refusal.)
     assert run_llmfleet("health", lab, INVENTORY, ("LITELLM_MASTER_KEY", "sk-wrong-" + "0" * 32)) == 2
