@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from llmfleet.inventory.loader import load_inventory
 from llmfleet.inventory.model import Host, Inventory
+from llmfleet.inventory.problems import InventoryError
 
 INVENTORY_DIR = Path(__file__).resolve().parent
 
@@ -91,5 +93,10 @@ def fleet_groups(fleet: str, environ: Mapping[str, str] | None = None, inventory
     env = os.environ if environ is None else environ
     path = (inventory_dir / f"{fleet}.yml").resolve()
     overlay = Path(env["LLMFLEET_OVERLAY"]).resolve() if env.get("LLMFLEET_OVERLAY") else None
-    inv = load_inventory(path, overlay)
+    try:
+        inv = load_inventory(path, overlay)
+    except InventoryError as exc:
+        # pyinfra would print a traceback: say what is wrong (file:line field: problem, all of them) and stop.
+        print(f"{exc}\nllmfleet: fleet {fleet!r} does not load; no host was contacted.", file=sys.stderr)
+        raise SystemExit(2) from None
     return groups_from(inv, path, overlay, env)

@@ -98,3 +98,19 @@ def test_pyinfra_loads_the_inventory_module(fleet: str) -> None:
     for role in ("gateway", "gpu", "headscale"):
         if inv.hosts_with(role):
             assert role in text
+
+
+def test_pyinfra_with_a_broken_inventory_names_the_problem_and_exits_2(tmp_path: Path) -> None:
+    overlay = tmp_path / "broken.yml"
+    overlay.write_text("models:\n  - name: tiny-chat\n    backend: llama-gpu9\n")
+    out = subprocess.run(
+        [str(Path(sys.executable).parent / "pyinfra"), str(REPO / "inventories" / "lab.py"), str(REPO / "deploy" / "site.py"), "--dry"],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LLMFLEET_OVERLAY": str(overlay)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 2
+    assert "broken.yml:3 models[0].backend: unknown backend 'llama-gpu9' (did you mean 'llama-gpu1'?)" in out.stderr
+    assert "Traceback" not in out.stdout + out.stderr
