@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from llmfleet.inventory import Inventory, load_inventory
+from llmfleet.inventory.problems import InventoryError
 from llmfleet.inventory.model import Host
 from llmfleet.render import RenderedFile, render_fleet
 
@@ -19,7 +20,10 @@ def inventory() -> Inventory:
     if not path:
         pytest.exit("set LLMFLEET_INVENTORY to the inventory the hosts were deployed from", returncode=2)
     overlay = os.environ.get("LLMFLEET_OVERLAY")
-    return load_inventory(Path(path), Path(overlay) if overlay else None)
+    try:
+        return load_inventory(Path(path), Path(overlay) if overlay else None)
+    except InventoryError as exc:
+        pytest.exit(f"{exc}\nthe inventory does not load (LLMFLEET_INVENTORY={path}): no host was tested", returncode=2)
 
 
 @pytest.fixture(scope="session")
