@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from llmfleet.inventory import Inventory, load_inventory
-from llmfleet.inventory.problems import InventoryError
 from llmfleet.inventory.model import Host
+from llmfleet.inventory.problems import InventoryError
 from llmfleet.render import RenderedFile, render_fleet
 
 
