@@ -329,6 +329,19 @@ class Model(Strict):
     tags: list[Annotated[str, Field(pattern=r"^[a-z0-9-]+$")]] = Field(
         default_factory=list, description="Free labels shown to clients, e.g. local, fast, cheap, best.", examples=[["local", "fast"]]
     )
+    tpm: int | None = Field(
+        default=None,
+        ge=1,
+        description="Tokens-per-minute capacity of this model's deployment (LiteLLM `tpm`: routing and limits); "
+        "a group member's own `tpm` overrides it inside that group.",
+        examples=[400000],
+    )
+    rpm: int | None = Field(
+        default=None,
+        ge=1,
+        description="Requests-per-minute capacity (LiteLLM `rpm`); a group member's own `rpm` overrides it inside that group.",
+        examples=[60],
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> Model:

@@ -141,6 +141,9 @@ def _deployment_params(inv: Inventory, model: Model) -> dict[str, Any]:
         # Without an api_key LiteLLM's OpenAI route sends the gateway's own OPENAI_API_KEY to this
         # local server (measured with 1.106.2): pin a harmless placeholder instead.
         params["api_key"] = NO_KEY_PLACEHOLDER
+    for key in ("tpm", "rpm"):  # a group member's own values replace these in _deployments
+        if getattr(model, key) is not None:
+            params[key] = getattr(model, key)
     return params
 
 

@@ -209,6 +209,20 @@ def test_group_members_become_deployments_under_the_group_name(inventories):
     assert smart[0]["model_info"]["llmfleet_member"] == "claude-haiku"
 
 
+def test_model_rate_limits_render_and_group_members_override_them(make_inventory):
+    def edit(data):
+        for m in data["models"]:
+            if m["name"] in ("claude-haiku", "gemini-flash"):
+                m.update(tpm=400000, rpm=60)
+
+    model_list = litellm_config(make_inventory("full", edit))["model_list"]
+    haiku = next(d for d in model_list if d["model_name"] == "claude-haiku")
+    assert (haiku["litellm_params"]["tpm"], haiku["litellm_params"]["rpm"]) == (400000, 60)
+    smart = [d for d in model_list if d["model_name"] == "smart"]
+    assert (smart[0]["litellm_params"]["tpm"], smart[0]["litellm_params"]["rpm"]) == (1000000, 1000)  # the member's own
+    assert (smart[1]["litellm_params"]["tpm"], smart[1]["litellm_params"]["rpm"]) == (400000, 60)  # the model's
+
+
 def test_config_has_no_shell_interpolation_and_keys_are_references(inventories):
     for fleet in FLEETS:
         inv = inventories[fleet]
