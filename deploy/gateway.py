@@ -26,11 +26,10 @@ from deploy.operations.util import sha256_text
 from deploy.paths import GATEWAY_SNAPSHOT, LITELLM_VENV
 from llmfleet.inventory.model import Host, Inventory
 from llmfleet.inventory.secrets import SecretRef, check_master_key_value
+from llmfleet.inventory.versions import litellm_venv_requirements
 from llmfleet.render import RenderedFile
 from llmfleet.render.context import COMPOSE_PROJECT, gateway_secrets
 
-#: Installed beside LiteLLM in the venv: without it a request with no key gets HTTP 500, not 401.
-PRISMA_REQUIREMENT = "prisma==0.15.0"
 #: In air-gapped mode: ``<mirror>/wheels/`` holds LiteLLM's wheel closure and this file pins every
 #: wheel by hash (``name==version --hash=sha256:...``).
 WHEELHOUSE_REQUIREMENTS = "requirements-litellm.txt"
@@ -95,7 +94,7 @@ def runtime(inv: Inventory, me: Host) -> None:
         venv.installed(
             name=f"Install LiteLLM {gw.litellm_version} into {LITELLM_VENV}",
             path=LITELLM_VENV,
-            requirements=[f"litellm[proxy]=={gw.litellm_version}", PRISMA_REQUIREMENT],
+            requirements=litellm_venv_requirements(gw.litellm_version, gw.logging.callbacks),
             install_args=wheelhouse_args(inv.artifacts.mirror),
         )
 

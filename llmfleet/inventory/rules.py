@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 
 from llmfleet.inventory.model import CLOUD_PROVIDERS, KEYLESS_PROVIDERS, Inventory, Model
 from llmfleet.inventory.problems import Problem, did_you_mean
+from llmfleet.inventory.versions import CALLBACK_REQUIREMENTS
 from llmfleet.inventory.vram import backend_need
 
 #: LiteLLM prefixes that are correct for each backend kind; the first is the default.
@@ -259,6 +260,15 @@ def gateway_settings(inv: Inventory, names: Names) -> Iterator[Problem]:
             value = getattr(inv.gateway, section)
             if value is not None and getattr(value, "bundled", None):
                 yield Problem(("gateway", section, "bundled"), "bundled services need the compose runtime; use an external one")
+        for j, callback in enumerate(inv.gateway.logging.callbacks):
+            if callback not in CALLBACK_REQUIREMENTS:
+                yield Problem(
+                    ("gateway", "logging", "callbacks", j),
+                    f"callback '{callback}' may need a Python package that `litellm[proxy]` does not bring; the "
+                    f"systemd-venv runtime adds only the ones llmfleet pins ({', '.join(sorted(CALLBACK_REQUIREMENTS))}), and "
+                    "LiteLLM exits at startup when one is missing. Use the compose runtime (the official image has them)",
+                    severity="warning",
+                )
     if inv.gateway.runtime == "compose" and inv.gateway.image_digest is None:
         yield Problem(
             ("gateway", "image_digest"),

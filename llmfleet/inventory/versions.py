@@ -22,3 +22,18 @@ def litellm_version_problem(version: str) -> str | None:
     if parts < MINIMUM:
         return f"LiteLLM {version} is older than 1.83.7 and has a proxy-auth SQL injection; pin 1.83.7 or later (e.g. 1.106.2)"
     return None
+
+
+#: Installed beside LiteLLM in a ``systemd-venv`` runtime: without it a request with no key gets
+#: HTTP 500 instead of 401 (LiteLLM's auth error path imports prisma; the official image ships it).
+PRISMA_REQUIREMENT = "prisma==0.15.0"
+#: Python packages a LiteLLM callback needs that ``litellm[proxy]`` does not bring (the official
+#: image has them). Measured with 1.106.2: ``callbacks: [prometheus]`` without ``prometheus_client``
+#: makes the proxy exit at startup (ModuleNotFoundError).
+CALLBACK_REQUIREMENTS: dict[str, str] = {"prometheus": "prometheus_client==0.26.0"}
+
+
+def litellm_venv_requirements(litellm_version: str, callbacks: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """What pip installs for a ``systemd-venv`` gateway: LiteLLM [proxy], prisma, and each callback's package."""
+    extra = sorted({CALLBACK_REQUIREMENTS[c] for c in callbacks if c in CALLBACK_REQUIREMENTS})
+    return [f"litellm[proxy]=={litellm_version}", PRISMA_REQUIREMENT, *extra]

@@ -151,7 +151,7 @@ def build_mirror(directory: Path, inv: Inventory, *, apt_packages: tuple[str, ..
 
     rootfs = ensure_base_image(log=log)
     if inv.hosts_with("gateway") and inv.gateway.runtime == "systemd-venv":
-        wheels = wheelhouse.ensure_wheelhouse(inv.gateway.litellm_version, rootfs, log=log)
+        wheels = wheelhouse.ensure_wheelhouse(inv.gateway.litellm_version, rootfs, callbacks=tuple(inv.gateway.logging.callbacks), log=log)
         _symlink(wheels, directory / "wheels")
         add("wheels/requirements-litellm.txt", f"LiteLLM {inv.gateway.litellm_version} [proxy] + prisma wheels, every hash pinned")
     repo = aptrepo.ensure_apt_repo(rootfs, apt_packages, log=log)

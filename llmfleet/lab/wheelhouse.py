@@ -33,11 +33,11 @@ from packaging.markers import UndefinedEnvironmentName
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from llmfleet.inventory.versions import litellm_venv_requirements
 from llmfleet.lab.programs import cache_dir
 
-__all__ = ["PRISMA_VERSION", "WheelhouseError", "ensure_wheelhouse"]
+__all__ = ["WheelhouseError", "ensure_wheelhouse"]
 
-PRISMA_VERSION = "0.15.0"
 REQUIREMENTS = "requirements-litellm.txt"
 _WHEEL_RE = re.compile(r"^(?P<name>[^-]+)-(?P<version>[^-]+)(-\d[^-]*)?-[^-]+-[^-]+-[^-]+\.whl$")
 
@@ -131,8 +131,8 @@ def _wheel_names(directory: Path) -> dict[str, Path]:
     return found
 
 
-def ensure_wheelhouse(litellm_version: str, rootfs: Path, *, log=print) -> Path:
-    """Return the wheelhouse directory for ``litellm_version``, building it first if needed (~10-60 s).
+def ensure_wheelhouse(litellm_version: str, rootfs: Path, *, callbacks: tuple[str, ...] = (), log=print) -> Path:
+    """Return the wheelhouse directory for ``litellm_version`` (+ the packages of ``callbacks``), building it first if needed (~10-60 s).
 
     ``rootfs`` is the lab hosts' image: its python3 decides environment markers (Debian's 3.11.2
     needs ``async-timeout``, a 3.11.7 build machine does not), so the closure is the target's.
@@ -140,7 +140,8 @@ def ensure_wheelhouse(litellm_version: str, rootfs: Path, *, log=print) -> Path:
     freeze = cache_dir() / f"litellm-{litellm_version}" / "freeze.txt"
     constraints = freeze.read_text() if freeze.is_file() else ""
     env = target_environment(rootfs)
-    key_text = f"{litellm_version}\n{PRISMA_VERSION}\n{json.dumps(env, sort_keys=True)}\n{constraints}"
+    roots = litellm_venv_requirements(litellm_version, callbacks)  # what deploy/gateway.py installs
+    key_text = f"{json.dumps(roots)}\n{json.dumps(env, sort_keys=True)}\n{constraints}"
     key = hashlib.sha256(key_text.encode()).hexdigest()[:12]
     home = cache_dir() / "lab-mirror" / f"wheels-{litellm_version}-{key}"
     if (home / "SHA256SUMS").is_file():
@@ -158,7 +159,6 @@ def ensure_wheelhouse(litellm_version: str, rootfs: Path, *, log=print) -> Path:
             lines = [ln for ln in constraints.splitlines() if ln and not ln.startswith(("-e", "#")) and "@" not in ln]
             (tmp.parent / f"{home.name}.constraints.txt").write_text("\n".join(lines) + "\n")
             argv += ["--constraint", str(tmp.parent / f"{home.name}.constraints.txt")]
-        roots = [f"litellm[proxy]=={litellm_version}", f"prisma=={PRISMA_VERSION}"]
         log(f"[lab] building the LiteLLM {litellm_version} wheelhouse (pip wheel) ...")
         _pip(argv + roots)
         for _round in range(5):  # add what the target's markers need and this machine's did not
@@ -180,7 +180,7 @@ def ensure_wheelhouse(litellm_version: str, rootfs: Path, *, log=print) -> Path:
             digest = _sha256(wheel)
             reqs.append(f"{m['name'].replace('_', '-')}=={m['version']} --hash=sha256:{digest}")
             sums.append(f"{digest}  {wheel.name}")
-        header = f"# LiteLLM {litellm_version} [proxy] + prisma {PRISMA_VERSION}: the whole closure, hash-pinned (generated)\n"
+        header = f"# {' + '.join(roots)}: the whole closure, hash-pinned (generated)\n"
         (tmp / REQUIREMENTS).write_text(header + "\n".join(reqs) + "\n")
         sums.append(f"{_sha256(tmp / REQUIREMENTS)}  {REQUIREMENTS}")
         (tmp / "SHA256SUMS").write_text("\n".join(sorted(sums, key=lambda s: s.split()[1])) + "\n")

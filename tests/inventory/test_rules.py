@@ -223,6 +223,16 @@ def test_compose_runtime_without_digest_is_a_warning(load_data, base) -> None:
     assert len(loaded.warnings) == 1 and "pinned by tag only" in str(loaded.warnings[0])
 
 
+def test_systemd_venv_callbacks_without_a_pinned_package_are_a_warning(load_data, base) -> None:
+    base["gateway"]["logging"] = {"callbacks": ["prometheus", "langfuse"]}
+    loaded = load_data(base)
+    assert [str(w.path) for w in loaded.warnings] == ["('gateway', 'logging', 'callbacks', 1)"]
+    assert "callback 'langfuse' may need a Python package" in str(loaded.warnings[0])
+    base["gateway"]["runtime"] = "compose"
+    base["gateway"]["image_digest"] = "sha256:" + "a" * 64
+    assert load_data(base).warnings == []  # the official image brings its callbacks' packages
+
+
 def test_one_ollama_per_host_and_embeddings_use_the_embedding_route(problems_of, load_data, base) -> None:
     from llmfleet.inventory.rules import effective_prefix
 
