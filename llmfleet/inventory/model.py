@@ -199,16 +199,23 @@ class LlamaCppTuning(Strict):
     flash_attn: bool = Field(default=False, description="`--flash-attn` (needed for a quantized V cache).", examples=[True])
     cache_type_k: KvCacheType = Field(default="f16", description="`--cache-type-k`.", examples=["q8_0"])
     cache_type_v: KvCacheType = Field(default="f16", description="`--cache-type-v`.", examples=["q8_0"])
+    threads: int | None = Field(
+        default=None,
+        ge=1,
+        description="CPU threads for generation (`--threads`); default: llama.cpp's own choice (all cores). "
+        "Set it when several servers share a host's CPU: llama.cpp's threads busy-wait, and oversubscribed cores stall requests for seconds.",
+        examples=[4],
+    )
     extra_args: list[str] = Field(
         default_factory=list,
         description="Further llama-server flags (never --host, --port, --api-key, --model: those are managed).",
-        examples=[["--threads", "8"]],
+        examples=[["--batch-size", "1024"]],
     )
 
     @field_validator("extra_args")
     @classmethod
     def _no_managed_flags(cls, args: list[str]) -> list[str]:
-        managed = {"--host", "--port", "--api-key", "-m", "--model", "--ctx-size", "-c", "--parallel", "-np"}
+        managed = {"--host", "--port", "--api-key", "-m", "--model", "--ctx-size", "-c", "--parallel", "-np", "--threads", "-t"}
         clashing = sorted({a.split("=", 1)[0] for a in args} & managed)
         if clashing:
             raise ValueError(f"{', '.join(clashing)} are managed by llmfleet; set the matching field instead")

@@ -519,6 +519,8 @@ def llama_unit_view(inv: Inventory, host: Host, backend: Backend) -> LlamaUnitVi
     elif t.flash_attn:
         args.append("--flash-attn")
     args += ["--cache-type-k", t.cache_type_k, "--cache-type-v", t.cache_type_v]
+    if t.threads is not None:
+        args += ["--threads", str(t.threads)]
     aliases = sorted({m.upstream for m in inv.models_on(backend.name)})
     if aliases:
         args += ["--alias", aliases[0]]

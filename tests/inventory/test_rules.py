@@ -243,3 +243,10 @@ def test_one_ollama_per_host_and_embeddings_use_the_embedding_route(problems_of,
     assert effective_prefix(loaded.inventory, loaded.inventory.model_by_name["qwen"]) == "ollama_chat"
     base["backends"].append({"name": "ollama-2", "kind": "ollama", "host": "gpu1", "port": 11435, "ollama": {"version": "0.5.7"}})
     assert any("backends[2].host: host 'gpu1' already runs an Ollama backend" in p for p in problems_of(base))
+
+
+def test_llamacpp_flags_llmfleet_manages_are_refused_in_extra_args(problems_of, base) -> None:
+    backend = next(b for b in base["backends"] if b["kind"] == "llamacpp")
+    backend["llamacpp"]["extra_args"] = ["--threads", "8", "--port=9999"]
+    found = problems_of(base)
+    assert any("extra_args: --port, --threads are managed by llmfleet; set the matching field instead" in p for p in found), found
