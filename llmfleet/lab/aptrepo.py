@@ -15,15 +15,14 @@ verifies). Lab hosts use it as their only apt source::
 
 from __future__ import annotations
 
-import fcntl
 import gzip
 import hashlib
 import re
-import shutil
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
+from llmfleet.lab.cachebuild import built_once
 from llmfleet.lab.programs import cache_dir
 
 __all__ = ["AptRepoError", "ensure_apt_repo"]
@@ -53,18 +52,10 @@ def ensure_apt_repo(rootfs: Path, packages: Sequence[str], *, log=print) -> Path
     """Return the repository directory for ``packages`` on top of ``rootfs``, building it if needed."""
     key = hashlib.sha256(f"{sorted(packages)}\n{rootfs}".encode()).hexdigest()[:12]
     home = cache_dir() / "lab-mirror" / f"apt-{key}"
-    if (home / "SHA256SUMS").is_file():
-        return home
-    home.parent.mkdir(parents=True, exist_ok=True)
-    with open(home.parent / f".{home.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if (home / "SHA256SUMS").is_file():
-            return home
+
+    def build(tmp: Path) -> None:
         wanted = packages_to_fetch(rootfs, packages)
         log(f"[lab] apt repository: downloading {len(wanted)} .debs for {' '.join(packages)} ...")
-        tmp = home.with_name(home.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
         tmp.chmod(0o755)
         if wanted:
             _run(["apt-get", "download", "-q", "-o", "APT::Sandbox::User=root", *(f"{n}={v}" for n, v in wanted)], cwd=tmp)
@@ -72,10 +63,7 @@ def ensure_apt_repo(rootfs: Path, packages: Sequence[str], *, log=print) -> Path
         (tmp / "Packages").write_text(index)
         with gzip.GzipFile(tmp / "Packages.gz", "wb", mtime=0) as gz:
             gz.write(index.encode())
-        lines = []
-        for path in sorted(tmp.iterdir()):
-            lines.append(f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.name}")
+        lines = [f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.name}" for path in sorted(tmp.iterdir())]
         (tmp / "SHA256SUMS").write_text("\n".join(lines) + "\n")
-        shutil.rmtree(home, ignore_errors=True)
-        tmp.rename(home)
-    return home
+
+    return built_once(home, build)

@@ -18,11 +18,9 @@ gateway runs exactly what the real-program tests run). It holds:
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import re
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -34,6 +32,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from llmfleet.inventory.versions import litellm_venv_requirements
+from llmfleet.lab.cachebuild import built_once
 from llmfleet.lab.programs import cache_dir
 
 __all__ = ["WheelhouseError", "ensure_wheelhouse"]
@@ -144,16 +143,8 @@ def ensure_wheelhouse(litellm_version: str, rootfs: Path, *, callbacks: tuple[st
     key_text = f"{json.dumps(roots)}\n{json.dumps(env, sort_keys=True)}\n{constraints}"
     key = hashlib.sha256(key_text.encode()).hexdigest()[:12]
     home = cache_dir() / "lab-mirror" / f"wheels-{litellm_version}-{key}"
-    if (home / "SHA256SUMS").is_file():
-        return home
-    home.parent.mkdir(parents=True, exist_ok=True)
-    with open(home.parent / f".{home.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if (home / "SHA256SUMS").is_file():
-            return home
-        tmp = home.with_name(home.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
+
+    def build(tmp: Path) -> None:
         argv = [sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(tmp)]
         if constraints:
             lines = [ln for ln in constraints.splitlines() if ln and not ln.startswith(("-e", "#")) and "@" not in ln]
@@ -184,6 +175,5 @@ def ensure_wheelhouse(litellm_version: str, rootfs: Path, *, callbacks: tuple[st
         (tmp / REQUIREMENTS).write_text(header + "\n".join(reqs) + "\n")
         sums.append(f"{_sha256(tmp / REQUIREMENTS)}  {REQUIREMENTS}")
         (tmp / "SHA256SUMS").write_text("\n".join(sorted(sums, key=lambda s: s.split()[1])) + "\n")
-        shutil.rmtree(home, ignore_errors=True)
-        tmp.rename(home)
-    return home
+
+    return built_once(home, build)
