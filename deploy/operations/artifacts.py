@@ -36,6 +36,23 @@ def fetch(artifact: Artifact, dest: str, url: str, mode: int = 0o644):
     yield StringCommand("python3", ARTIFACT_HELPER, "fetch", QuoteString(url), artifact.sha256, QuoteString(dest), "--mode", f"{mode:04o}")
 
 
+def _install_command(subcommand: str, *source: object, dest_dir: str, binary: str, layout: str) -> StringCommand:
+    """The remote helper's ``install``/``install-listed`` command line (download cache shared by both)."""
+    return StringCommand(
+        "python3",
+        ARTIFACT_HELPER,
+        subcommand,
+        *source,
+        QuoteString(dest_dir),
+        "--binary",
+        QuoteString(binary),
+        "--layout",
+        layout,
+        "--cache",
+        ARTIFACT_CACHE,
+    )
+
+
 @operation()
 def install(artifact: Artifact, url: str, dest_dir: str, binary: str, layout: str = "tree"):
     """Install a pinned binary or release archive into the versioned ``dest_dir``.
@@ -50,20 +67,7 @@ def install(artifact: Artifact, url: str, dest_dir: str, binary: str, layout: st
     if marker == artifact.sha256:
         host.noop(f"{dest_dir} holds {artifact.filename} ({artifact.sha256[:12]})")
         return
-    yield StringCommand(
-        "python3",
-        ARTIFACT_HELPER,
-        "install",
-        QuoteString(url),
-        artifact.sha256,
-        QuoteString(dest_dir),
-        "--binary",
-        QuoteString(binary),
-        "--layout",
-        layout,
-        "--cache",
-        ARTIFACT_CACHE,
-    )
+    yield _install_command("install", QuoteString(url), artifact.sha256, dest_dir=dest_dir, binary=binary, layout=layout)
 
 
 @operation()
@@ -80,17 +84,4 @@ def install_listed(sums_url: str, suffix: str, dest_dir: str, binary: str, layou
     if marker:
         host.noop(f"{dest_dir} holds an installed artifact ({marker[:12]})")
         return
-    yield StringCommand(
-        "python3",
-        ARTIFACT_HELPER,
-        "install-listed",
-        QuoteString(sums_url),
-        QuoteString(suffix),
-        QuoteString(dest_dir),
-        "--binary",
-        QuoteString(binary),
-        "--layout",
-        layout,
-        "--cache",
-        ARTIFACT_CACHE,
-    )
+    yield _install_command("install-listed", QuoteString(sums_url), QuoteString(suffix), dest_dir=dest_dir, binary=binary, layout=layout)
