@@ -114,7 +114,7 @@ def _candidates(f: RenderedFile, parsed: Any) -> Iterator[str]:
         yield from (t for t in _SPLIT.split(scalar) if t)
 
 
-def _check_secrets(f: RenderedFile, parsed: Any, secret_kind: Callable[[str], str | None] = looks_like_literal_secret) -> Iterator[Problem]:
+def _check_secrets(f: RenderedFile, parsed: Any, secret_kind: Callable[[str], str | None]) -> Iterator[Problem]:
     reported: set[str] = set()
     for candidate in set(_candidates(f, parsed)):
         kind = secret_kind(candidate)
@@ -248,12 +248,7 @@ def _check_compose_files(compose_files: list[RenderedFile], files: list[Rendered
 
 
 # ----------------------------------------------------------------------------- ACL
-def _check_acl(f: RenderedFile, inv: Inventory) -> Iterator[Problem]:
-    try:
-        policy = hujson_loads(f.content)
-    except HujsonError as exc:
-        yield _problem(f, f"is not valid HuJSON: {exc}")
-        return
+def _check_acl(f: RenderedFile, policy: Any, inv: Inventory) -> Iterator[Problem]:
     if not isinstance(policy, dict):
         yield _problem(f, "is not a JSON object")
         return
@@ -393,11 +388,12 @@ def validate_rendered(files: list[RenderedFile], inv: Inventory) -> list[Problem
                 problems.extend(_check_compose_structure(f, parsed))
                 compose_files.append(f)
         elif name.endswith(".hujson"):
-            problems.extend(_check_acl(f, inv))
             try:
                 parsed = hujson_loads(f.content)
-            except HujsonError:
-                parsed = None
+            except HujsonError as exc:
+                problems.append(_problem(f, f"is not valid HuJSON: {exc}"))
+            else:
+                problems.extend(_check_acl(f, parsed, inv))
         elif name.endswith((".service", ".conf")):
             problems.extend(_check_unit(f))
         elif name == "up.args":
