@@ -14,7 +14,8 @@
 5. **tear down** the lab, unless it was already up (``make lab-up``) or ``--keep`` is given.
 
 ``python -m llmfleet.lab.demo up`` boots and deploys and leaves the lab running (``make lab-up``);
-``make lab-down`` tears it down.
+``make lab-down`` tears it down. ``LLMFLEET_LAB_KEEP=1`` keeps a lab this run booted even when its
+deploy fails (to look at the hosts; ``make lab-down`` afterwards).
 
 The master key: the operator's value of the environment variable the inventory references, else
 one generated per lab work directory and kept in ``<workdir>/secrets/master_key`` (mode 0600), so a
@@ -143,14 +144,22 @@ def verify_and_check(fleet: labhosts.LabFleet, inventory: Path, key: tuple[str, 
     _say(f"\nreports: {', '.join(sorted(p.name for p in out.iterdir()))} in {out}")
 
 
+def _running_lab(inventory: Path, workdir: Path) -> tuple[labhosts.LabFleet, Inventory] | None:
+    """The lab already running in ``workdir`` and its inventory (with the lab's overlay), or None."""
+    status = labhosts.lab_status(workdir)
+    if not status.get("up"):
+        return None
+    inv = load_inventory(inventory, Path(status["overlay"]) if status.get("overlay") else None)
+    return labhosts.lab_up(inv, workdir), inv
+
+
 def boot_and_deploy(inventory: Path, workdir: Path) -> tuple[labhosts.LabFleet, tuple[str, str], bool]:
     """Boot the lab (or reuse a running one) and deploy it twice; return (fleet, key, booted here)."""
     load_inventory(inventory)  # bad input: every problem with file, line and field (InventoryError), before anything starts
-    status = labhosts.lab_status(workdir)
     _banner("boot the lab fleet")
-    if status.get("up"):
-        fleet = labhosts.lab_up(load_inventory(inventory, Path(status["overlay"]) if status.get("overlay") else None), workdir)
-        booted = False
+    running = _running_lab(inventory, workdir)
+    if running is not None:
+        (fleet, inv), booted = running, False
         _say(f"reusing the running lab in {workdir}")
     else:
         from llmfleet.lab.mirror import prepare
@@ -158,7 +167,6 @@ def boot_and_deploy(inventory: Path, workdir: Path) -> tuple[labhosts.LabFleet, 
         inv, overlay = prepare(inventory, workdir)
         fleet = labhosts.lab_up(inv, workdir, overlay=overlay)
         booted = True
-    inv = load_inventory(inventory, fleet.overlay)
     key = master_key(inv, workdir)
     for name, h in fleet.hosts.items():
         _say(f"  {name:<10} {h.address:<12} mesh {h.mesh_ip}")
@@ -175,10 +183,7 @@ def boot_and_deploy(inventory: Path, workdir: Path) -> tuple[labhosts.LabFleet, 
 def _guarded(body: Callable[[], None]) -> int:
     try:
         body()
-    except StepFailed as exc:
-        _say(f"\nFAILED: {exc}")
-        return 1
-    except SecretLeaked as exc:
+    except (StepFailed, SecretLeaked) as exc:
         _say(f"\nFAILED: {exc}")
         return 1
     except (labhosts.LabError, InventoryError) as exc:
@@ -202,7 +207,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             if booted and not args.keep:
                 _banner("tear down the lab")
                 labhosts.lab_down(args.workdir)
-            elif not booted or args.keep:
+            else:
                 _say(f"\nthe lab keeps running (make lab-down to stop it; ssh -F {fleet.ssh_config} gw1)")
         _say(f"\ndemo passed in {time.monotonic() - t0:.0f} s")
 
@@ -223,12 +228,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     """Verify and check a running lab (after ``up``)."""
 
     def body() -> None:
-        status = labhosts.lab_status(args.workdir)
-        if not status.get("up"):
+        running = _running_lab(args.inventory, args.workdir)
+        if running is None:
             raise labhosts.LabError(f"no lab is running in {args.workdir}: run `make lab-up` first")
-        overlay = Path(status["overlay"]) if status.get("overlay") else None
-        fleet = labhosts.lab_up(load_inventory(args.inventory, overlay), args.workdir)
-        verify_and_check(fleet, args.inventory, master_key(load_inventory(args.inventory, overlay), args.workdir), args.out)
+        fleet, inv = running
+        verify_and_check(fleet, args.inventory, master_key(inv, args.workdir), args.out)
 
     return _guarded(body)
 

@@ -422,12 +422,9 @@ def prepared_lab(inventory: Path, workdir: Path) -> Iterator[LabFleet]:
 
     inv, overlay = prepare(inventory, workdir)
     t0 = time.monotonic()
-    fleet = lab_up(inv, workdir, overlay=overlay)
-    fleet.timings["up_total"] = time.monotonic() - t0
-    try:
+    with boot_lab(inv, workdir, overlay=overlay) as fleet:
+        fleet.timings["up_total"] = time.monotonic() - t0
         yield fleet
-    finally:
-        lab_down(workdir)
 
 
 @contextlib.contextmanager

@@ -153,7 +153,10 @@ def build_mirror(directory: Path, inv: Inventory, *, apt_packages: tuple[str, ..
     if inv.hosts_with("gateway") and inv.gateway.runtime == "systemd-venv":
         wheels = wheelhouse.ensure_wheelhouse(inv.gateway.litellm_version, rootfs, callbacks=tuple(inv.gateway.logging.callbacks), log=log)
         _symlink(wheels, directory / "wheels")
-        add("wheels/requirements-litellm.txt", f"LiteLLM {inv.gateway.litellm_version} [proxy] + prisma wheels, every hash pinned")
+        add(
+            "wheels/requirements-litellm.txt",
+            f"LiteLLM {inv.gateway.litellm_version} [proxy] wheels with prisma and callback packages, every hash pinned",
+        )
     repo = aptrepo.ensure_apt_repo(rootfs, apt_packages, log=log)
     _symlink(repo, directory / "debian")
     add("debian/Packages", f"flat apt repository: {' '.join(apt_packages)} and their dependencies missing from the base image")
