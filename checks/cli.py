@@ -13,16 +13,15 @@ import asyncio
 import os
 import sys
 import time
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from checks.context import Command, Options
+from checks.context import Options
 from checks.http import Timeouts
 from checks.report import LiveProgress, render_terminal, write_json, write_junit, write_prom
 from checks.results import Report
@@ -154,31 +153,11 @@ def execute(
     return report.exit_code
 
 
-def run_and_exit(command: Command, flags: Mapping[str, Any], **settings: Any) -> NoReturn:
-    """Run ``command`` and exit with the run's code (0/1/2).
-
-    ``flags`` are the command function's parameters (its ``locals()``): those ``check`` and
-    ``health`` share are read from it (inventory, model, gateway, overlay, concurrency, the
-    timeouts, json_out, junit, prom, quiet); ``settings`` are the command's own
-    :class:`~checks.context.Options` fields.
-    """
-    timeout = flags["timeout"]
-    options = Options(
-        command=command,
-        models=flags["model"] or None,
-        gateway=flags["gateway"],
-        concurrency=flags["concurrency"],
-        timeouts=Timeouts(
-            connect=min(5.0, timeout),
-            stall=flags.get("stall_timeout", timeout),
-            total=timeout,
-            cold_total=flags.get("cold_timeout", timeout),
-        ),
-        global_timeout=flags["global_timeout"],
-        **settings,
+def request_timeouts(timeout: float, stall: float | None = None, cold: float | None = None) -> Timeouts:
+    """The per-request limits from the CLI's flags (connect: at most 5 s; stall and cold default to ``timeout``)."""
+    return Timeouts(
+        connect=min(5.0, timeout), stall=timeout if stall is None else stall, total=timeout, cold_total=timeout if cold is None else cold
     )
-    reports = {name: flags[name] for name in ("overlay", "json_out", "junit", "prom", "quiet")}
-    raise typer.Exit(execute(flags["inventory"], options, **reports))
 
 
 def check_command(
@@ -206,8 +185,22 @@ def check_command(
     quiet: QuietOpt = False,
 ) -> None:
     """Post-deploy check: gateway, backends, tool calling and warm latency of every model."""
-    latency_probe = {"samples": samples, "warmup": warmup, "max_tokens": max_tokens}
-    run_and_exit("check", locals(), tool_choice=tool_choice.value, tools=tools, latency=latency, direct=direct, **latency_probe)
+    options = Options(
+        command="check",
+        models=model or None,
+        gateway=gateway,
+        concurrency=concurrency,
+        samples=samples,
+        warmup=warmup,
+        max_tokens=max_tokens,
+        tool_choice=tool_choice.value,
+        tools=tools,
+        latency=latency,
+        direct=direct,
+        timeouts=request_timeouts(timeout, stall_timeout, cold_timeout),
+        global_timeout=global_timeout,
+    )
+    raise typer.Exit(execute(inventory, options, overlay=overlay, json_out=json_out, junit=junit, prom=prom, quiet=quiet))
 
 
 def health_command(
@@ -225,7 +218,21 @@ def health_command(
     quiet: QuietOpt = False,
 ) -> None:
     """On-call health: gateway up and locked, backends, each model answers one token (seconds); --docker adds gateway containers."""
-    run_and_exit("health", locals(), tools=False, latency=False, samples=0, warmup=0, max_tokens=1, docker=docker or None)
+    options = Options(
+        command="health",
+        models=model or None,
+        gateway=gateway,
+        concurrency=concurrency,
+        tools=False,
+        latency=False,
+        samples=0,
+        warmup=0,
+        max_tokens=1,
+        docker=docker or None,
+        timeouts=request_timeouts(timeout),
+        global_timeout=global_timeout,
+    )
+    raise typer.Exit(execute(inventory, options, overlay=overlay, json_out=json_out, junit=junit, prom=prom, quiet=quiet))
 
 
 app = typer.Typer(
