@@ -19,7 +19,7 @@ from deploy.context import inventory, rendered, this_host
 from deploy.facts.tailscale import TailscaleVersion
 from deploy.operations import artifacts, headscale, packages, tailscale, wait
 from deploy.paths import HEADSCALE_BIN, HEADSCALE_ETC, HEADSCALE_ROOT, SYSTEMD_DIR, TAILSCALE_ROOT
-from llmfleet.inventory.model import Artifact, Host, Inventory, Mesh
+from llmfleet.inventory.model import Host, Inventory, Mesh
 from llmfleet.render.context import parse_args_file
 
 #: Tailscale's package signing key (https://pkgs.tailscale.com).
@@ -46,11 +46,6 @@ CacheDirectoryMode=0750
 [Install]
 WantedBy=multi-user.target
 """
-
-
-def tailscale_artifact(mesh: Mesh) -> Artifact | None:
-    """The Tailscale archive pinned in the inventory (``mesh.tailscale_binary``), if any."""
-    return mesh.tailscale_binary
 
 
 def headscale_ready_url(mesh: Mesh) -> str:
@@ -106,7 +101,7 @@ def install_tailscale(inv: Inventory, me: Host, mesh: Mesh) -> list[OperationMet
     4. Tailscale's apt repository (signing key fingerprint-checked), version pinned.
     """
     root = TAILSCALE_ROOT.format(version=mesh.tailscale_version)
-    artifact = tailscale_artifact(mesh)
+    artifact = mesh.tailscale_binary
     if artifact is not None:
         install = common.install_pinned(inv, "Tailscale", mesh.tailscale_version, artifact, root, "tailscale")
         assert install is not None  # pinned: installed, never refused
