@@ -31,23 +31,23 @@ venv: $(STAMP) ## project venv with pinned dependencies
 demo: $(STAMP) programs lab-tools ## validate + render the lab fleet; boot, deploy (twice), verify, check it; tear down
 	$(LLMFLEET) validate inventories/lab.yml
 	$(LLMFLEET) render inventories/lab.yml --out out/lab
-	$(PY) -m llmfleet.lab.demo run
+	$(PY) -m fleetlab.demo run
 
 demo-local: $(STAMP) litellm-proxy llama-server ## no root needed: a real LiteLLM + llama-server on loopback, checked
 	$(LLMFLEET) validate inventories/lab-local.yml
-	$(PY) -m llmfleet.lab.local demo
+	$(PY) -m fleetlab.local demo
 
 lab-tools: ## install what the lab hosts need (mmdebstrap, systemd-nspawn, nftables, ...; root)
 	bash tools/install-lab-tools.sh
 
 lab-up: $(STAMP) programs lab-tools ## boot + deploy the lab fleet and leave it running (in .lab/)
-	$(PY) -m llmfleet.lab.demo up
+	$(PY) -m fleetlab.demo up
 
 lab-check: $(STAMP) ## verify + check the running lab fleet (after lab-up)
-	$(PY) -m llmfleet.lab.demo check
+	$(PY) -m fleetlab.demo check
 
 lab-down: ## tear the lab fleet down
-	@if [ -f .lab/lab-state.json ]; then $(PY) -m llmfleet.lab.hosts down --workdir .lab; else echo "no lab is running"; fi
+	@if [ -f .lab/lab-state.json ]; then $(PY) -m fleetlab.hosts down --workdir .lab; else echo "no lab is running"; fi
 
 lint: $(STAMP) ## ruff
 	$(VENV)/bin/ruff check .

@@ -32,10 +32,10 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from checks.context import Options  # noqa: E402
-from checks.http import Timeouts, make_client  # noqa: E402
-from checks.latency import latency_body, timed_stream  # noqa: E402
-from checks.runner import run_checks  # noqa: E402
+from llmfleet.checks.context import Options  # noqa: E402
+from llmfleet.checks.http import Timeouts, make_client  # noqa: E402
+from llmfleet.checks.latency import latency_body, timed_stream  # noqa: E402
+from llmfleet.checks.runner import run_checks  # noqa: E402
 from llmfleet.inventory.model import Inventory  # noqa: E402
 
 TTFT_MS, TPOT_MS, TOKENS = 200.0, 20.0, 16
@@ -45,8 +45,8 @@ RESULTS = ROOT / "benchmarks" / "RESULTS-checks.md"
 
 @contextlib.contextmanager
 def stand_in(models: list[str], spec: str, *, gateway: bool = False) -> Iterator[str]:
-    """Run ``python -m checks.faulty_backend`` in a subprocess; yield its URL; stop it (by its pid)."""
-    argv = [sys.executable, "-m", "checks.faulty_backend", "--port", "0"]
+    """Run ``python -m fleetlab.faulty_backend`` in a subprocess; yield its URL; stop it (by its pid)."""
+    argv = [sys.executable, "-m", "fleetlab.faulty_backend", "--port", "0"]
     for m in models:
         argv += ["--model", f"{m}={spec}"]
     env = dict(os.environ)
@@ -181,7 +181,7 @@ def write_results(acc: dict, single: tuple, many: tuple, models: int, samples: i
         "",
         f"Run {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} on {platform.node() and 'this machine'}: "
         f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"httpx {httpx.__version__}. The faulty stand-in (`checks/faulty_backend.py`) runs in its own process on "
+        f"httpx {httpx.__version__}. The faulty stand-in (`fleetlab/faulty_backend.py`) runs in its own process on "
         "loopback; it writes token *i* at exactly `ttft + i × tpot` after reading the request (deadline-based sleeps), "
         "which is the ground truth.",
         "",

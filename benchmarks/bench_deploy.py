@@ -6,8 +6,8 @@ Each size is a lab fleet derived from ``inventories/lab.yml`` (same versions, mi
 * 2 hosts: ``inventories/lab.yml`` itself (``gw1`` + ``gpu1``);
 * 4 hosts: ``gw1`` + ``gpu1``…``gpu3``, a llama.cpp backend and model on each GPU host.
 
-For each: boot the hosts (systemd-nspawn, :mod:`llmfleet.lab.hosts`), run pyinfra twice through
-:func:`llmfleet.lab.deployrun.run_site`, tear down. The second run must change nothing. Results go
+For each: boot the hosts (systemd-nspawn, :mod:`fleetlab.hosts`), run pyinfra twice through
+:func:`fleetlab.deployrun.run_site`, tear down. The second run must change nothing. Results go
 to ``benchmarks/RESULTS-deploy.md``. Needs root, ``make lab-tools`` and ``make programs``.
 
 Targets (issue 4): the re-run takes well under the first run; 4 hosts do not take 4x one host.
@@ -26,8 +26,8 @@ from pathlib import Path
 
 import yaml
 
-from llmfleet.lab import hosts as labhosts
-from llmfleet.lab.deployrun import run_site
+from fleetlab import hosts as labhosts
+from fleetlab.deployrun import run_site
 
 REPO = Path(__file__).resolve().parents[1]
 LAB = REPO / "inventories" / "lab.yml"
@@ -74,7 +74,7 @@ def write_fleet(size: int, directory: Path) -> tuple[Path, Path]:
         "import sys\n"
         f"sys.path.insert(0, {str(REPO)!r})\n"
         "from pathlib import Path\n"
-        "from inventories._adapter import fleet_groups\n"
+        "from llmfleet.deploy.inventory import fleet_groups\n"
         f"all, gateway, gpu, headscale = fleet_groups({name!r}, inventory_dir=Path(__file__).parent)\n"
     )
     return yml, py

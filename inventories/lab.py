@@ -1,5 +1,8 @@
-"""pyinfra inventory of fleet lab (inventories/lab.yml); see inventories/_adapter.py for the environment it reads."""
+"""pyinfra inventory of fleet lab (inventories/lab.yml); see llmfleet/deploy/inventory.py for the environment it reads."""
 
-from inventories._adapter import fleet_groups
+from pathlib import Path
 
-all, gateway, gpu, headscale = fleet_groups("lab")  # `all` is pyinfra's group of every host, in mesh join order
+from llmfleet.deploy.inventory import fleet_groups
+
+# `all` is pyinfra's group of every host, in mesh join order
+all, gateway, gpu, headscale = fleet_groups("lab", inventory_dir=Path(__file__).parent)

@@ -6,7 +6,6 @@ is listed, with file, line and field; no traceback, nothing half-written).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Annotated, NoReturn
 import typer
 from rich.console import Console
 
+from llmfleet.checks.cli import check_command, health_command
 from llmfleet.inventory import InventoryError, Loaded, Problem, dump_json_schema, load, overlay_for
 from llmfleet.inventory.problems import errors
 
@@ -175,16 +175,8 @@ def import_litellm_cmd(
         raise typer.Exit(1)
 
 
-def _register_checks() -> None:
-    if importlib.util.find_spec("checks") is None or importlib.util.find_spec("checks.cli") is None:  # pragma: no cover
-        return
-    from checks.cli import check_command, health_command
-
-    app.command("check")(check_command)
-    app.command("health")(health_command)
-
-
-_register_checks()
+app.command("check")(check_command)
+app.command("health")(health_command)
 
 
 def main() -> None:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install what the lab (llmfleet.lab.hosts: real booted Debian hosts) needs on this machine:
+# Install what the lab (fleetlab.hosts: real booted Debian hosts) needs on this machine:
 #   mmdebstrap        builds the base image (Debian bookworm, minbase)
 #   systemd-container systemd-nspawn, boots one container per lab host
 #   nftables          the lab's own confining table (inet llmfleet_lab)

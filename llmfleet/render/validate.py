@@ -228,7 +228,7 @@ def _check_compose_files(compose_files: list[RenderedFile], files: list[Rendered
     if not compose_files:
         return
     try:
-        from llmfleet.lab.programs import ProgramMissing, compose_bin
+        from fleetlab.programs import ProgramMissing, compose_bin
     except ImportError as exc:  # pragma: no cover - partial install
         for f in compose_files:
             yield _problem(f, f"not checked with docker compose ({exc})", "warning")

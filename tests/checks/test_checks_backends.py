@@ -6,12 +6,12 @@ import asyncio
 
 from checks_fixtures import TEST_KEY, fleet_dict
 
-from checks.backends import check_backend
-from checks.context import Ctx, Options
-from checks.faulty_backend import Behaviour, serve
-from checks.http import Timeouts, make_client
-from checks.results import CheckResult
-from checks.targets import model_targets
+from fleetlab.faulty_backend import Behaviour, serve
+from llmfleet.checks.backends import check_backend
+from llmfleet.checks.context import Ctx, Options
+from llmfleet.checks.http import Timeouts, make_client
+from llmfleet.checks.results import CheckResult
+from llmfleet.checks.targets import model_targets
 from llmfleet.inventory.model import Inventory
 
 FAST = Timeouts(connect=1, stall=2, total=3)

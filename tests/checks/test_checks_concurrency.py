@@ -11,10 +11,10 @@ import time
 
 from checks_fixtures import TEST_KEY, fleet
 
-from checks.context import Options
-from checks.faulty_backend import Behaviour, serve
-from checks.http import Timeouts
-from checks.runner import run_checks
+from fleetlab.faulty_backend import Behaviour, serve
+from llmfleet.checks.context import Options
+from llmfleet.checks.http import Timeouts
+from llmfleet.checks.runner import run_checks
 
 N = 8
 DELAY = Behaviour("ok", ttft_ms=150, tpot_ms=10, tokens=6)  # ≈ 200 ms per request

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from checks_fixtures import TEST_KEY, fleet, fleet_dict
 
-from checks.cli import execute
-from checks.context import Options
-from checks.faulty_backend import Behaviour, serve
-from checks.http import Timeouts
-from checks.results import Report
-from checks.runner import run_checks
-from checks.targets import CannotRun
+from fleetlab.faulty_backend import Behaviour, serve
+from llmfleet.checks.cli import execute
+from llmfleet.checks.context import Options
+from llmfleet.checks.http import Timeouts
+from llmfleet.checks.results import Report
+from llmfleet.checks.runner import run_checks
+from llmfleet.checks.targets import CannotRun
 
 STALL_S = 0.5
 TOTAL_S = 1.5

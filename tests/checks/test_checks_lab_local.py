@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from fleetlab import local
+from fleetlab.local import DEFAULT_INVENTORY, LabError, ensure_gguf, ensure_port_free, llama_argv
 from llmfleet.inventory import load_inventory
-from llmfleet.lab import local
-from llmfleet.lab.local import DEFAULT_INVENTORY, LabError, ensure_gguf, ensure_port_free, llama_argv
 from llmfleet.render import render_fleet
 
 

@@ -25,16 +25,16 @@ import pytest
 import yaml
 from checks_fixtures import TEST_KEY, fleet_dict
 
-from checks.context import Options
-from checks.faulty_backend import Behaviour, serve
-from checks.http import Timeouts
-from checks.results import Report
-from checks.runner import CannotRun, run_checks
-from checks.schema import SCHEMA_PATH
+from fleetlab.faulty_backend import Behaviour, serve
+from fleetlab.local import DEFAULT_INVENTORY, LocalLab, run_local_lab
+from fleetlab.processes import free_port, run_litellm
+from fleetlab.programs import ProgramMissing, litellm_bin, llama_server_bin
+from llmfleet.checks.context import Options
+from llmfleet.checks.http import Timeouts
+from llmfleet.checks.results import Report
+from llmfleet.checks.runner import CannotRun, run_checks
+from llmfleet.checks.schema import SCHEMA_PATH
 from llmfleet.inventory import load_inventory
-from llmfleet.lab.local import DEFAULT_INVENTORY, LocalLab, run_local_lab
-from llmfleet.lab.processes import free_port, run_litellm
-from llmfleet.lab.programs import ProgramMissing, litellm_bin, llama_server_bin
 from llmfleet.render import render_fleet
 
 pytestmark = pytest.mark.real
@@ -147,7 +147,7 @@ def test_real_cli_check_reports_and_never_prints_the_key(lab: LocalLab, tmp_path
         [
             sys.executable,
             "-m",
-            "checks.cli",
+            "llmfleet.checks.cli",
             "check",
             str(lab.inventory_path),
             "--gateway",

@@ -14,14 +14,14 @@ from checks_fixtures import TEST_KEY, fleet
 from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 
-from checks.context import Options
-from checks.faulty_backend import Behaviour, serve
-from checks.http import Timeouts
-from checks.report import junit_xml, prom_text, render_terminal, write_json, write_junit, write_prom
-from checks.report.json_report import json_text
-from checks.results import Report, report_json_schema_text
-from checks.runner import cannot_run_report, run_checks
-from checks.schema import SCHEMA_PATH
+from fleetlab.faulty_backend import Behaviour, serve
+from llmfleet.checks.context import Options
+from llmfleet.checks.http import Timeouts
+from llmfleet.checks.report import junit_xml, prom_text, render_terminal, write_json, write_junit, write_prom
+from llmfleet.checks.report.json_report import json_text
+from llmfleet.checks.results import Report, report_json_schema_text
+from llmfleet.checks.runner import cannot_run_report, run_checks
+from llmfleet.checks.schema import SCHEMA_PATH
 
 FAST = Timeouts(connect=1.0, stall=0.5, total=1.5, cold_total=1.5)
 
@@ -106,7 +106,7 @@ def test_prometheus_text_parses_and_has_help_and_type(report: Report, tmp_path: 
 
 
 def test_json_validates_against_the_committed_schema(report: Report, tmp_path: Path) -> None:
-    assert SCHEMA_PATH.read_text() == report_json_schema_text(), "run: python -m checks.schema"
+    assert SCHEMA_PATH.read_text() == report_json_schema_text(), "run: python -m llmfleet.checks.schema"
     schema = json.loads(SCHEMA_PATH.read_text())
     path = tmp_path / "r.json"
     write_json(report, path)

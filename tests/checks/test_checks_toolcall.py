@@ -7,9 +7,9 @@ import json
 import jsonschema
 import pytest
 
-from checks.latency import SSEParser, nearest_rank, quantiles
-from checks.results import TOOL_OUTCOMES
-from checks.toolcall import (
+from llmfleet.checks.latency import SSEParser, nearest_rank, quantiles
+from llmfleet.checks.results import TOOL_OUTCOMES
+from llmfleet.checks.toolcall import (
     SCENARIOS,
     TOOLS_BY_NAME,
     StreamAssembler,

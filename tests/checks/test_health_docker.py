@@ -29,16 +29,16 @@ from checks_fixtures import TEST_KEY, fleet_dict
 from rich.console import Console
 from typer.testing import CliRunner
 
-from checks import docker_state
-from checks.cli import app, execute
-from checks.context import Options
-from checks.docker_state import MAX_RESTARTS, docker_targets
-from checks.faulty_backend import Behaviour, serve
-from checks.http import Timeouts
-from checks.report import prom_text, render_terminal
-from checks.results import CheckResult, Report
-from checks.runner import run_checks
-from checks.targets import CannotRun
+from fleetlab.faulty_backend import Behaviour, serve
+from llmfleet.checks import docker_state
+from llmfleet.checks.cli import app, execute
+from llmfleet.checks.context import Options
+from llmfleet.checks.docker_state import MAX_RESTARTS, docker_targets
+from llmfleet.checks.http import Timeouts
+from llmfleet.checks.report import prom_text, render_terminal
+from llmfleet.checks.results import CheckResult, Report
+from llmfleet.checks.runner import run_checks
+from llmfleet.checks.targets import CannotRun
 from llmfleet.inventory.model import Inventory
 
 REPO = Path(__file__).resolve().parents[2]

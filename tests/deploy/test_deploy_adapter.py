@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from inventories._adapter import INVENTORY_DIR, FleetGroups, fleet_groups
+from llmfleet.deploy.inventory import FleetGroups, fleet_groups
 from llmfleet.inventory.loader import load_inventory
 
 REPO = Path(__file__).resolve().parents[2]
+INVENTORY_DIR = REPO / "inventories"
 FLEETS = sorted(p.stem for p in INVENTORY_DIR.glob("*.yml") if "." not in p.stem)
 PLAIN = (str, int, bool, type(None))
 
@@ -22,12 +23,12 @@ def test_every_example_fleet_has_a_thin_pyinfra_inventory() -> None:
     for fleet in FLEETS:
         module = INVENTORY_DIR / f"{fleet}.py"
         assert module.is_file(), f"inventories/{fleet}.py is missing"
-        assert f'fleet_groups("{fleet}")' in module.read_text()
+        assert f'fleet_groups("{fleet}", inventory_dir=Path(__file__).parent)' in module.read_text()
 
 
 @pytest.mark.parametrize("fleet", FLEETS)
 def test_groups_match_the_typed_inventory(fleet: str) -> None:
-    groups = fleet_groups(fleet, environ={})
+    groups = fleet_groups(fleet, environ={}, inventory_dir=INVENTORY_DIR)
     inv = load_inventory(INVENTORY_DIR / f"{fleet}.yml")
     assert isinstance(groups, FleetGroups)
     assert sorted(groups.all) == sorted(h.name for h in inv.hosts)
@@ -46,7 +47,7 @@ def test_groups_match_the_typed_inventory(fleet: str) -> None:
 
 def test_hosts_are_ordered_by_mesh_ip_for_the_join() -> None:
     inv = load_inventory(INVENTORY_DIR / "lab.yml")
-    groups = fleet_groups("lab", environ={})
+    groups = fleet_groups("lab", environ={}, inventory_dir=INVENTORY_DIR)
     ips = [str(inv.host_by_name[n].mesh.ip) for n in groups.all if inv.host_by_name[n].mesh]
     assert ips == sorted(ips, key=lambda ip: tuple(int(p) for p in ip.split(".")))
 
@@ -61,7 +62,7 @@ def test_environment_sets_overlay_and_ssh(tmp_path: Path) -> None:
         "LLMFLEET_SSH_KNOWN_HOSTS": "/lab/known_hosts",
         "LLMFLEET_SSH_STRICT": "yes",
     }
-    (_, data), *_ = fleet_groups("lab", environ=env).gateway
+    (_, data), *_ = fleet_groups("lab", environ=env, inventory_dir=INVENTORY_DIR).gateway
     assert data["llmfleet_overlay"] == str(overlay.resolve())
     assert data["ssh_key"] == "/lab/id_ed25519"
     assert data["ssh_config_file"] == "/lab/ssh_config"

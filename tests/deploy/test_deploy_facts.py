@@ -8,14 +8,14 @@ import subprocess
 
 import pytest
 
-from deploy.facts.docker import ComposeRunning
-from deploy.facts.files import VerifiedSha256
-from deploy.facts.headscale import HeadscaleNodes, HeadscaleUsers
-from deploy.facts.http import HttpStatus
-from deploy.facts.keys import KeyringFingerprints
-from deploy.facts.nvidia import NvidiaSmi, driver_branch
-from deploy.facts.ollama import OllamaModels, normalize_model
-from deploy.facts.tailscale import TailscaleStatus, TailscaleVersion, parse_status
+from llmfleet.deploy.facts.docker import ComposeRunning
+from llmfleet.deploy.facts.files import VerifiedSha256
+from llmfleet.deploy.facts.headscale import HeadscaleNodes, HeadscaleUsers
+from llmfleet.deploy.facts.http import HttpStatus
+from llmfleet.deploy.facts.keys import KeyringFingerprints
+from llmfleet.deploy.facts.nvidia import NvidiaSmi, driver_branch
+from llmfleet.deploy.facts.ollama import OllamaModels, normalize_model
+from llmfleet.deploy.facts.tailscale import TailscaleStatus, TailscaleVersion, parse_status
 
 TAILSCALE_STATUS = """{
   "Version": "1.78.1-t1a2b3c4d-g5e6f7a8b9",
@@ -167,7 +167,7 @@ def test_verified_sha256_command_really_runs(tmp_path) -> None:
 
 
 def test_resolved_addresses() -> None:
-    from deploy.facts.hosts import ResolvedAddresses
+    from llmfleet.deploy.facts.hosts import ResolvedAddresses
 
     fact = ResolvedAddresses()
     assert fact.command(hostname="localhost") == "getent hosts localhost || true"

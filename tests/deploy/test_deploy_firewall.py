@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from deploy.gpu import FIREWALL_UNIT_TEXT, firewall_rules, mesh_ports
+from llmfleet.deploy.gpu import FIREWALL_UNIT_TEXT, firewall_rules, mesh_ports
 from llmfleet.inventory.loader import load_inventory
 
 REPO = Path(__file__).resolve().parents[2]

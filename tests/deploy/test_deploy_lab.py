@@ -18,10 +18,10 @@ from xml.etree import ElementTree
 import pytest
 import yaml
 
-from llmfleet.lab import hosts as labhosts
-from llmfleet.lab.demo import run_llmfleet, run_testinfra
-from llmfleet.lab.deployrun import DeployRun, run_site
-from llmfleet.lab.hosts import LabFleet
+from fleetlab import hosts as labhosts
+from fleetlab.demo import run_llmfleet, run_testinfra
+from fleetlab.deployrun import DeployRun, run_site
+from fleetlab.hosts import LabFleet
 
 pytestmark = pytest.mark.lab
 REPO = Path(__file__).resolve().parents[2]

@@ -3,7 +3,7 @@
 One directory per operation under ``operations/`` (``<module>.<operation>``), one JSON file per
 case, in the style of pyinfra's own operation tests:
 
-* ``facts``: fact fixtures by fact name (``files.Sha256File``, ``deploy.facts.tailscale.TailscaleStatus``),
+* ``facts``: fact fixtures by fact name (``files.Sha256File``, ``llmfleet.deploy.facts.tailscale.TailscaleStatus``),
   with ``key=value`` sub-keys for facts that take arguments; ``"@content_sha256"`` stands for the
   SHA-256 of the case's secret content;
 * ``kwargs``: the operation's arguments (``artifact`` → :class:`Artifact`, ``content`` and
@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from deploy_harness import command_strings, run_op, uploaded_text, visible_text
 
-from deploy.operations.dotenv import SecretContent
+from llmfleet.deploy.operations.dotenv import SecretContent
 from llmfleet.inventory.model import Artifact
 from llmfleet.inventory.secrets import SecretRef
 
@@ -33,9 +33,9 @@ CASES = sorted(CASES_DIR.glob("*/*.json"))
 
 
 def fact_class(name: str) -> type:
-    """``files.Sha256File`` → pyinfra's fact; ``deploy.facts.x.Y`` → ours."""
+    """``files.Sha256File`` → pyinfra's fact; ``llmfleet.deploy.facts.x.Y`` → ours."""
     module, _, cls = name.rpartition(".")
-    path = module if module.startswith("deploy.") else f"pyinfra.facts.{module}"
+    path = module if module.startswith("llmfleet.deploy.") else f"pyinfra.facts.{module}"
     return getattr(import_module(path), cls)
 
 
@@ -81,7 +81,7 @@ def load_case(path: Path) -> tuple[list[Any], Any]:
     """Run the case at ``path``; return (commands, fake host)."""
     data = json.loads(path.read_text())
     module, op_name = path.parent.name.split(".")
-    op = getattr(import_module(f"deploy.operations.{module}"), op_name)
+    op = getattr(import_module(f"llmfleet.deploy.operations.{module}"), op_name)
     environ = data.get("environ", {})
     kwargs = {k: _convert(k, v, environ) for k, v in data["kwargs"].items()}
     return run_op(op, _facts(data["facts"], _secret_sha(kwargs)), **kwargs)
@@ -108,11 +108,11 @@ def test_every_operation_has_a_no_change_case() -> None:
 
 
 def test_every_custom_operation_has_cases() -> None:
-    import deploy.operations as package
+    import llmfleet.deploy.operations as package
 
     found = set()
     for module_path in Path(package.__file__).parent.glob("*.py"):
-        module = import_module(f"deploy.operations.{module_path.stem}")
+        module = import_module(f"llmfleet.deploy.operations.{module_path.stem}")
         for name, value in vars(module).items():
             if callable(value) and hasattr(value, "_inner") and value.__module__ == module.__name__:
                 found.add(f"{module_path.stem}.{name}")
@@ -155,7 +155,7 @@ def test_missing_secret_names_the_variable_only() -> None:
 
 
 def test_the_gateway_env_refuses_a_weak_master_key() -> None:
-    from deploy.gateway import env_content
+    from llmfleet.deploy.gateway import env_content
     from llmfleet.inventory.loader import load_inventory
     from llmfleet.inventory.secrets import SecretError
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from deploy.remote import HELPER_NAMES, helper_source
+from llmfleet.deploy.remote import HELPER_NAMES, helper_source
 
 REMOTE = Path(helper_source("artifact.py")).parent
 sys.path.insert(0, str(REMOTE))

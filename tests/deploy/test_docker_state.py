@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from checks.docker_state import ContainerState, DockerStateError, container_states, docker_url, pinned_images
+from llmfleet.checks.docker_state import ContainerState, DockerStateError, container_states, docker_url, pinned_images
 from llmfleet.inventory.loader import load_inventory
 
 REPO = Path(__file__).resolve().parents[2]

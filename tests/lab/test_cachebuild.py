@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from llmfleet.lab.cachebuild import built_once
+from fleetlab.cachebuild import built_once
 
 
 def test_built_once_builds_then_reuses(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""``python -m llmfleet.lab.demo`` (what ``make demo`` runs): bad input stops it before anything starts.
+"""``python -m fleetlab.demo`` (what ``make demo`` runs): bad input stops it before anything starts.
 
 The whole flow itself (boot, deploy twice, testinfra, check, tear down) is exercised by
 tests/deploy/test_deploy_lab.py through the same functions, and by ``make demo``.
@@ -16,7 +16,7 @@ def test_a_bad_inventory_stops_the_demo_with_file_line_and_field(tmp_path: Path)
     bad.write_text("fleet: lab\nhosts: []\n")
     workdir = tmp_path / "lab"
     out = subprocess.run(
-        [sys.executable, "-m", "llmfleet.lab.demo", "run", "--inventory", str(bad), "--workdir", str(workdir)],
+        [sys.executable, "-m", "fleetlab.demo", "run", "--inventory", str(bad), "--workdir", str(workdir)],
         capture_output=True,
         text=True,
         timeout=60,

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from llmfleet.lab import hosts as labhosts
-from llmfleet.lab import netns
+from fleetlab import hosts as labhosts
+from fleetlab import netns
 
 pytestmark = pytest.mark.lab
 REPO = Path(__file__).resolve().parents[2]
@@ -153,7 +153,7 @@ def test_lab_is_confined_by_its_own_nft_table(lab: labhosts.LabFleet) -> None:
 
 
 def test_teardown_leaves_nothing_behind(lab: labhosts.LabFleet) -> None:
-    from llmfleet.lab.ledger import Ledger
+    from fleetlab.ledger import Ledger
 
     entries = Ledger.open(lab.workdir).entries
     pids = [e.data["pid"] for e in entries if e.kind == "process"]

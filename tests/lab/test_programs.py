@@ -16,9 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from llmfleet.lab import processes
-from llmfleet.lab.programs import ProgramMissing, compose_bin, litellm_bin, llama_server_bin
-from llmfleet.lab.tiny_gguf import EAGER_TOOL_CALL_BIAS, write_tiny_gguf
+from fleetlab import processes
+from fleetlab.programs import ProgramMissing, compose_bin, litellm_bin, llama_server_bin
+from fleetlab.tiny_gguf import EAGER_TOOL_CALL_BIAS, write_tiny_gguf
 
 MASTER_KEY = "sk-llmfleet-test-0123456789"
 STUB_MODEL = "stub-model"

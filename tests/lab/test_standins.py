@@ -18,9 +18,9 @@ import httpx
 import pytest
 import yaml
 
+from fleetlab import standins
+from fleetlab.processes import free_port
 from llmfleet.inventory.model import Inventory
-from llmfleet.lab import standins
-from llmfleet.lab.processes import free_port
 from llmfleet.render import render_fleet
 
 REPO = Path(__file__).resolve().parents[2]

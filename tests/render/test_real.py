@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
+from fleetlab.programs import ProgramMissing, compose_bin, litellm_bin
 from llmfleet.inventory.model import Inventory
-from llmfleet.lab.programs import ProgramMissing, compose_bin, litellm_bin
 from llmfleet.render import render_fleet, validate_rendered
 from llmfleet.render.context import NO_KEY_PLACEHOLDER
 
@@ -197,7 +197,7 @@ class StubBackend:
 def proxy(tmp_path_factory) -> Iterator[tuple[str, Inventory, StubBackend]]:
     """The real LiteLLM proxy running the rendered config of the `single` fleet (cloud + local models)."""
     require(litellm_bin)
-    from llmfleet.lab.processes import run_litellm
+    from fleetlab.processes import run_litellm
 
     tmp = tmp_path_factory.mktemp("litellm")
     with StubBackend() as stub:
@@ -289,8 +289,8 @@ def test_real_litellm_starts_with_every_example_gateway_config(fleet: str, tmp_p
     left unset (no Postgres here), which LiteLLM takes as "no database".
     """
     require(litellm_bin)
+    from fleetlab.processes import run_litellm
     from llmfleet.inventory.loader import load_inventory
-    from llmfleet.lab.processes import run_litellm
     from llmfleet.render.context import gateway_secrets
 
     inv = load_inventory(Path(__file__).resolve().parents[2] / "inventories" / f"{fleet}.yml")

@@ -1,0 +1,245 @@
+"""``llmfleet check`` and ``llmfleet health``: plain functions with typer-annotated parameters.
+
+Register them on the main app with ``app.command("check")(check_command)`` and
+``app.command("health")(health_command)``; ``python -m llmfleet.checks.cli check|health …`` runs them
+standalone. Exit codes: 0 every check passed, 1 a check failed, 2 could not run (bad inventory,
+gateway unreachable, missing or rejected key, unwritable report file). Failures are one line on
+stderr; no traceback (set ``LLMFLEET_DEBUG=1`` to get one for a checker bug).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from llmfleet.checks.context import Options
+from llmfleet.checks.http import Timeouts
+from llmfleet.checks.report import LiveProgress, render_terminal, write_json, write_junit, write_prom
+from llmfleet.checks.results import Report
+from llmfleet.checks.runner import cannot_run_report, run_checks
+from llmfleet.checks.targets import CannotRun, gateway_url
+
+
+class ToolChoiceOpt(StrEnum):
+    """How the tool probe asks for a call."""
+
+    auto = "auto"
+    required = "required"
+    named = "named"
+
+
+InventoryArg = Annotated[Path, typer.Argument(help="The inventory file (YAML).", show_default=False)]
+ModelOpt = Annotated[list[str] | None, typer.Option("--model", "-m", metavar="NAME", help="Check only this model (repeatable).")]
+GatewayOpt = Annotated[str | None, typer.Option("--gateway", metavar="URL", help="Gateway base URL (default: from the inventory).")]
+OverlayOpt = Annotated[Path | None, typer.Option("--overlay", metavar="FILE", help="Inventory overlay file.")]
+JsonOpt = Annotated[
+    Path | None, typer.Option("--json", metavar="FILE", help="Write the full results as JSON (schema: checks/report.schema.json).")
+]
+JunitOpt = Annotated[Path | None, typer.Option("--junit", metavar="FILE", help="Write JUnit XML (one test case per subject × check).")]
+PromOpt = Annotated[Path | None, typer.Option("--prom", metavar="FILE", help="Write a Prometheus textfile-collector file.")]
+ConcurrencyOpt = Annotated[int, typer.Option("--concurrency", min=1, max=256, help="Models checked at once.")]
+TimeoutOpt = Annotated[float, typer.Option("--timeout", min=0.1, help="Per-request limit in seconds.")]
+GlobalTimeoutOpt = Annotated[float, typer.Option("--global-timeout", min=1, help="Limit of the whole run, s.")]
+DockerOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--docker",
+        metavar="[HOST=]URL",
+        help="Read the gateway containers' state from this Docker engine (ssh://root@host, unix:///var/run/docker.sock; "
+        "compose runtime only; repeatable, HOST= for a fleet with several gateway hosts).",
+    ),
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No tables; only the verdict line.")]
+
+
+def _err(command: str, message: str) -> None:
+    print(f"llmfleet {command}: {message}", file=sys.stderr)
+
+
+def _load(path: Path, overlay: Path | None):  # type: ignore[no-untyped-def]
+    from llmfleet.inventory import InventoryError, load_inventory
+
+    try:
+        return load_inventory(path, overlay), None
+    except InventoryError as exc:
+        problems = [str(p) for p in exc.problems if getattr(p, "severity", "error") == "error"] or [str(exc)]
+        more = f" (+{len(problems) - 1} more; run `llmfleet validate {path}`)" if len(problems) > 1 else ""
+        return None, f"invalid inventory: {problems[0]}{more}"
+    except OSError as exc:
+        return None, f"cannot read inventory {path}: {exc.strerror or exc}"
+
+
+def _write_reports(command: str, report: Report, json_out: Path | None, junit: Path | None, prom: Path | None) -> bool:
+    ok = True
+    for path, writer, flag in ((json_out, write_json, "--json"), (junit, write_junit, "--junit"), (prom, write_prom, "--prom")):
+        if path is None:
+            continue
+        try:
+            writer(report, path)
+        except OSError as exc:
+            _err(command, f"cannot write {flag} {path}: {exc.strerror or exc}")
+            ok = False
+    return ok
+
+
+def execute(
+    inventory: Path,
+    options: Options,
+    *,
+    overlay: Path | None = None,
+    json_out: Path | None = None,
+    junit: Path | None = None,
+    prom: Path | None = None,
+    quiet: bool = False,
+    environ: dict[str, str] | None = None,
+    console: Console | None = None,
+) -> int:
+    """Run one command end to end and return its exit code (0/1/2); never raises."""
+    command = options.command
+    started = datetime.now(UTC)
+    t0 = time.monotonic()
+    out = console or Console(width=None if sys.stdout.isatty() else 160)
+
+    def cannot(reason: str, **kw: object) -> int:
+        _err(command, f"cannot run: {reason}")
+        report = cannot_run_report(
+            command, str(inventory), reason, options=options, started=started, duration_s=time.monotonic() - t0, **kw
+        )  # type: ignore[arg-type]
+        _write_reports(command, report, json_out, junit, prom)
+        return 2
+
+    inv, problem = _load(inventory, overlay)
+    if inv is None:
+        return cannot(problem or "invalid inventory")
+    try:
+        url = options.gateway or gateway_url(inv)
+    except CannotRun as exc:
+        return cannot(str(exc), fleet=inv.fleet)
+    ref = inv.gateway.master_key
+    try:
+        key = ref.resolve(environ)
+    except ValueError as exc:
+        return cannot(f"no master key: {exc}", fleet=inv.fleet, gateway_url=url)
+    try:
+        with LiveProgress(Console(stderr=True), title=f"llmfleet {command} {inv.fleet}") as live:
+            report = asyncio.run(run_checks(inv, str(inventory), options, key, progress=live.progress, on_result=live.result))
+    except CannotRun as exc:
+        return cannot(str(exc), fleet=inv.fleet, gateway_url=url, secrets=[key])
+    except KeyboardInterrupt:
+        return cannot("interrupted", fleet=inv.fleet, gateway_url=url)
+    except Exception as exc:
+        if os.environ.get("LLMFLEET_DEBUG"):
+            raise
+        msg = f"internal error: {type(exc).__name__}: {exc}".replace(key, "[REDACTED]")
+        return cannot(msg + " (set LLMFLEET_DEBUG=1 for a traceback)", fleet=inv.fleet, gateway_url=url)
+    if not quiet:
+        render_terminal(report, out)
+    if not _write_reports(command, report, json_out, junit, prom):
+        return 2
+    if report.exit_code == 1:
+        names = ", ".join(f"{r.subject} {r.check}" for r in report.failed())
+        _err(command, f"{report.summary.failed} check(s) failed: {names}")
+    elif quiet:
+        out.print(f"PASS: {report.summary.passed} passed, {report.summary.warned} warnings, {report.summary.skipped} skipped")
+    return report.exit_code
+
+
+def request_timeouts(timeout: float, stall: float | None = None, cold: float | None = None) -> Timeouts:
+    """The per-request limits from the CLI's flags (connect: at most 5 s; stall and cold default to ``timeout``)."""
+    return Timeouts(
+        connect=min(5.0, timeout), stall=timeout if stall is None else stall, total=timeout, cold_total=timeout if cold is None else cold
+    )
+
+
+def check_command(
+    inventory: InventoryArg,
+    model: ModelOpt = None,
+    gateway: GatewayOpt = None,
+    overlay: OverlayOpt = None,
+    samples: Annotated[int, typer.Option("--samples", min=1, max=1000, help="Warm latency samples per model.")] = 10,
+    warmup: Annotated[int, typer.Option("--warmup", min=0, max=100, help="Unrecorded warm-up requests per model.")] = 2,
+    max_tokens: Annotated[int, typer.Option("--max-tokens", min=1, max=4096, help="max_tokens of the latency probe.")] = 32,
+    concurrency: ConcurrencyOpt = 8,
+    tool_choice: Annotated[ToolChoiceOpt, typer.Option("--tool-choice", help="tool_choice of the tool probe.")] = ToolChoiceOpt.auto,
+    tools: Annotated[bool, typer.Option("--tools/--no-tools", help="Run the tool-calling probe.")] = True,
+    latency: Annotated[bool, typer.Option("--latency/--no-latency", help="Measure warm latency.")] = True,
+    direct: Annotated[
+        bool, typer.Option("--direct/--no-direct", help="Also measure straight against each backend (gateway overhead).")
+    ] = False,
+    timeout: TimeoutOpt = 60.0,
+    stall_timeout: Annotated[float, typer.Option("--stall-timeout", min=0.1, help="Longest silence mid-response, s.")] = 20.0,
+    cold_timeout: Annotated[float, typer.Option("--cold-timeout", min=0.1, help="Limit of each model's first request, s.")] = 180.0,
+    global_timeout: GlobalTimeoutOpt = 900.0,
+    json_out: JsonOpt = None,
+    junit: JunitOpt = None,
+    prom: PromOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Post-deploy check: gateway, backends, tool calling and warm latency of every model."""
+    options = Options(
+        command="check",
+        models=model or None,
+        gateway=gateway,
+        concurrency=concurrency,
+        samples=samples,
+        warmup=warmup,
+        max_tokens=max_tokens,
+        tool_choice=tool_choice.value,
+        tools=tools,
+        latency=latency,
+        direct=direct,
+        timeouts=request_timeouts(timeout, stall_timeout, cold_timeout),
+        global_timeout=global_timeout,
+    )
+    raise typer.Exit(execute(inventory, options, overlay=overlay, json_out=json_out, junit=junit, prom=prom, quiet=quiet))
+
+
+def health_command(
+    inventory: InventoryArg,
+    model: ModelOpt = None,
+    gateway: GatewayOpt = None,
+    overlay: OverlayOpt = None,
+    concurrency: ConcurrencyOpt = 16,
+    timeout: TimeoutOpt = 20.0,
+    global_timeout: GlobalTimeoutOpt = 60.0,
+    docker: DockerOpt = None,
+    json_out: JsonOpt = None,
+    junit: JunitOpt = None,
+    prom: PromOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """On-call health: gateway up and locked, backends, each model answers one token (seconds); --docker adds gateway containers."""
+    options = Options(
+        command="health",
+        models=model or None,
+        gateway=gateway,
+        concurrency=concurrency,
+        tools=False,
+        latency=False,
+        samples=0,
+        warmup=0,
+        max_tokens=1,
+        docker=docker or None,
+        timeouts=request_timeouts(timeout),
+        global_timeout=global_timeout,
+    )
+    raise typer.Exit(execute(inventory, options, overlay=overlay, json_out=json_out, junit=junit, prom=prom, quiet=quiet))
+
+
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="llmfleet post-deploy checks (standalone).", pretty_exceptions_enable=False
+)
+app.command("check")(check_command)
+app.command("health")(health_command)
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,277 @@
+"""GPU hosts: NVIDIA driver (and container toolkit where containers run), Ollama, llama.cpp servers, firewall.
+
+Backends bind to the host's mesh IP (rendered units and drop-in say where); the firewall admits
+their ports only from the mesh interface and loopback, since Linux would otherwise accept a packet
+for the mesh IP arriving on any interface.
+"""
+
+from __future__ import annotations
+
+from pyinfra import host
+from pyinfra.api import deploy
+from pyinfra.api.operation import OperationMeta
+from pyinfra.facts.files import FindInFile
+from pyinfra.facts.server import KernelVersion, LinuxDistribution
+from pyinfra.operations import files, server, systemd
+
+from llmfleet.deploy import common
+from llmfleet.deploy.context import artifact_url, inventory, rendered, this_host
+from llmfleet.deploy.facts.nvidia import NvidiaSmi, driver_branch
+from llmfleet.deploy.operations import artifacts, dotenv, nvidia, ollama, packages, wait
+from llmfleet.deploy.paths import (
+    FIREWALL_FILE,
+    FIREWALL_UNIT,
+    LLAMA_ROOT,
+    MESH_INTERFACE,
+    MODELS_DIR,
+    OLLAMA_ROOT,
+    SECRETS_DIR,
+    SYSTEMD_DIR,
+)
+from llmfleet.inventory.model import Backend, Host, Inventory
+
+#: NVIDIA's CUDA repository key (id 3bf863cc) and the container toolkit's key.
+CUDA_KEY_FINGERPRINT = "EB693B3035CD5710E231E123A4B469963BF863CC"
+TOOLKIT_KEY_FINGERPRINT = "C95B321B61E88C1809C4F759DDCAE044F796ECB0"
+
+OLLAMA_USER = "ollama"
+OLLAMA_HOME = "/var/lib/ollama"
+OLLAMA_UNIT = f"""# Installed by llmfleet deploy — do not edit (settings are in ollama.service.d/llmfleet.conf)
+[Unit]
+Description=Ollama model server (llmfleet)
+Documentation=https://github.com/ollama/ollama
+Wants=network-online.target
+After=network-online.target
+
+[Service]
+Type=simple
+User={OLLAMA_USER}
+Group={OLLAMA_USER}
+Environment="HOME={OLLAMA_HOME}"
+ExecStart=/usr/local/bin/ollama serve
+Restart=always
+RestartSec=3s
+NoNewPrivileges=yes
+ProtectSystem=full
+PrivateTmp=yes
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+FIREWALL_UNIT_TEXT = f"""# Installed by llmfleet deploy — do not edit
+[Unit]
+Description=llmfleet firewall: backend ports only over the mesh
+Wants=network-pre.target
+Before=network-pre.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/sbin/nft -f {FIREWALL_FILE}
+ExecStop=/usr/sbin/nft delete table inet llmfleet
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+#: Host data ``llmfleet_mesh_firewall``: ``interface`` (default) admits backend ports only on the
+#: mesh interface; ``source`` only from the mesh prefix (for a mesh routed at L3 over another
+#: interface, as in the lab's stand-in network; set with ``LLMFLEET_MESH_FIREWALL=source``).
+MESH_FIREWALL_MODES = ("interface", "source")
+
+
+def firewall_rules(
+    host_name: str, ports: list[int], mode: str = "interface", interface: str = MESH_INTERFACE, prefix: str = "100.64.0.0/10"
+) -> str:
+    """An nftables ruleset admitting ``ports`` only over the mesh and on loopback (replaced atomically)."""
+    if mode not in MESH_FIREWALL_MODES:
+        raise ValueError(f"llmfleet_mesh_firewall must be one of {', '.join(MESH_FIREWALL_MODES)}, not {mode!r}")
+    port_set = ", ".join(str(p) for p in sorted(set(ports)))
+    mesh = f'iifname "{interface}"' if mode == "interface" else f"ip saddr {prefix}"
+    where = f"the mesh interface {interface}" if mode == "interface" else f"mesh addresses ({prefix})"
+    return (
+        f"# Installed by llmfleet deploy for {host_name} — do not edit\n"
+        f"# Backend ports answer only from {where} and loopback: their servers have no auth.\n"
+        "table inet llmfleet\n"
+        "delete table inet llmfleet\n"
+        "table inet llmfleet {\n"
+        "  chain input {\n"
+        "    type filter hook input priority filter; policy accept;\n"
+        '    iifname "lo" accept\n'
+        f"    {mesh} tcp dport {{ {port_set} }} accept\n"
+        f"    tcp dport {{ {port_set} }} drop\n"
+        "  }\n"
+        "}\n"
+    )
+
+
+def needs_container_toolkit(inv: Inventory, me: Host) -> bool:
+    """Containers run on this GPU host (the compose gateway) and should see its GPUs."""
+    return me.gpu is not None and "gateway" in me.roles and inv.gateway.runtime == "compose"
+
+
+@deploy("Install and verify the NVIDIA driver")
+def nvidia_driver(me: Host, inv: Inventory) -> None:
+    """The driver branch from the inventory (skipped when nvidia-smi already reports it), then verified."""
+    gpu = me.gpu
+    assert gpu is not None
+    loaded = {driver_branch(g["driver_version"]) for g in host.get_fact(NvidiaSmi)}
+    if loaded != {gpu.driver_branch}:
+        if me.os == "ubuntu":
+            wanted = [f"nvidia-driver-{gpu.driver_branch}-server", f"nvidia-utils-{gpu.driver_branch}-server"]
+        else:
+            distro = f"debian{(host.get_fact(LinuxDistribution) or {}).get('major') or 12}"
+            repo = f"https://developer.download.nvidia.com/compute/cuda/repos/{distro}/x86_64/"
+            common.apt_repository(
+                "nvidia-cuda", f"{repo}3bf863cc.pub", "/etc/apt/keyrings/nvidia-cuda.asc", CUDA_KEY_FINGERPRINT, repo, "/", ""
+            )
+            wanted = [f"linux-headers-{host.get_fact(KernelVersion)}", f"cuda-drivers-{gpu.driver_branch}"]
+        packages.apt_installed(name=f"Install the NVIDIA driver {gpu.driver_branch}", packages=wanted)
+    if needs_container_toolkit(inv, me):
+        common.docker_engine(me.os)
+        repo = "https://nvidia.github.io/libnvidia-container/stable/deb/$(ARCH)"
+        common.apt_repository(
+            "nvidia-container-toolkit",
+            "https://nvidia.github.io/libnvidia-container/gpgkey",
+            "/etc/apt/keyrings/nvidia-container-toolkit.asc",
+            TOOLKIT_KEY_FINGERPRINT,
+            repo,
+            "/",
+            "",
+        )
+        packages.apt_installed(name="Install the NVIDIA container toolkit", packages=["nvidia-container-toolkit"])
+        if not host.get_fact(FindInFile, path="/etc/docker/daemon.json", pattern="nvidia"):
+            configured = server.shell(
+                name="Register the NVIDIA runtime with Docker", commands=["nvidia-ctk runtime configure --runtime=docker"]
+            )
+            systemd.service(
+                name="Restart Docker after the NVIDIA runtime was registered",
+                service="docker.service",
+                restarted=True,
+                running=None,
+                _if=configured.did_change,
+            )
+    nvidia.driver_verified(
+        name=f"Verify nvidia-smi sees {gpu.count} GPU(s) on driver {gpu.driver_branch}", branch=gpu.driver_branch, count=gpu.count
+    )
+
+
+@deploy("Install and run Ollama")
+def ollama_backend(me: Host, inv: Inventory, backend: Backend) -> None:
+    """Pinned Ollama (sha256-verified) under its own user, the rendered drop-in, models pulled when missing."""
+    t = backend.ollama
+    assert t is not None
+    server.group(name="Create the ollama group", group=OLLAMA_USER, system=True)
+    server.user(
+        name="Create the ollama user",
+        user=OLLAMA_USER,
+        group=OLLAMA_USER,
+        home=OLLAMA_HOME,
+        shell="/usr/sbin/nologin",
+        system=True,
+        create_home=True,
+    )
+    root = OLLAMA_ROOT.format(version=t.version)
+    changes: list[OperationMeta] = []
+    unpinned = f"backend {backend.name} has no ollama.binary (url + sha256)"
+    install = common.install_pinned(inv, "Ollama", t.version, t.binary, root, "ollama", "tree", unpinned=unpinned, owner=backend.name)
+    changes += [install] if install else []
+    changes.append(
+        files.link(name=f"Point /usr/local/bin/ollama at Ollama {t.version}", path="/usr/local/bin/ollama", target=f"{root}/bin/ollama")
+    )
+    if t.models_dir:
+        files.directory(
+            name=f"Create the Ollama model directory {t.models_dir}", path=t.models_dir, user=OLLAMA_USER, group=OLLAMA_USER, mode="750"
+        )
+    unit = common.put_text("Put the Ollama unit at /etc/systemd/system/ollama.service", OLLAMA_UNIT, f"{SYSTEMD_DIR}/ollama.service")
+    unit_files = [unit]
+    dropin = rendered(me.name, "systemd/ollama.service.d/llmfleet.conf")
+    if dropin is not None:
+        unit_files.append(common.put_rendered(dropin, "Ollama drop-in"))
+    common.unit_lifecycle("ollama.service", "Ollama", unit_files, changes + unit_files)
+    address = f"{inv.backend_bind_ip(backend)}:{backend.port}"
+    wait.http_ready(name=f"Wait until Ollama answers on {address}", url=f"http://{address}/api/version", what="Ollama", timeout=120)
+    models_file = rendered(me.name, "ollama/models.txt")
+    if models_file is not None:
+        common.put_rendered(models_file, "list of Ollama models")
+        wanted = ollama.parse_models_file(models_file.content)
+        for i, model in enumerate(wanted, 1):
+            ollama.models_pulled(name=f"Pull Ollama model {model} if missing ({i}/{len(wanted)})", models=[model], address=address)
+
+
+@deploy("Install and run a llama.cpp server")
+def llamacpp_backend(me: Host, inv: Inventory, backend: Backend) -> None:
+    """Pinned llama-server build, GGUF by URL + sha256, optional API key (0600), one unit per instance."""
+    t = backend.llamacpp
+    assert t is not None
+    changes: list[OperationMeta] = []
+    # llama.cpp's CPU backend links libgomp (OpenMP), which minimal images lack.
+    packages.apt_installed(name="Install libgomp1 for llama-server", packages=["libgomp1"])
+    unpinned = f"backend {backend.name} has no llamacpp.binary (url + sha256)"
+    root = LLAMA_ROOT.format(version=t.version)
+    install = common.install_pinned(inv, "llama-server", t.version, t.binary, root, "llama-server", unpinned=unpinned, owner=backend.name)
+    changes += [install] if install else []
+    files.directory(name=f"Create the model directory {MODELS_DIR}", path=MODELS_DIR, user="root", group="root", mode="755")
+    changes.append(
+        artifacts.fetch(
+            name=f"Download {t.model.filename} (sha256 {t.model.sha256[:12]})",
+            artifact=t.model,
+            dest=f"{MODELS_DIR}/{t.model.filename}",
+            url=artifact_url(inv, t.model),
+            mode=0o644,
+        )
+    )
+    if backend.api_key is not None:
+        key = dotenv.SecretContent(backend.api_key)
+        key.preflight()
+        files.directory(name=f"Create the secrets directory {SECRETS_DIR}", path=SECRETS_DIR, user="root", group="root", mode="700")
+        changes.append(
+            dotenv.secret_file(
+                name=f"Write the API key of {backend.name} (mode 0600)",
+                dest=f"{SECRETS_DIR}/{backend.name}.key",
+                content=key,
+            )
+        )
+    unit_name = f"llama-server-{backend.name}.service"
+    unit_file = rendered(me.name, f"systemd/{unit_name}")
+    unit_files = [common.put_rendered(unit_file, f"{backend.name} unit")] if unit_file else []
+    common.unit_lifecycle(unit_name, f"llama-server {backend.name}", unit_files, changes + unit_files)
+    url = f"http://{inv.backend_bind_ip(backend)}:{backend.port}/health"
+    wait.http_ready(
+        name=f"Wait until llama-server {backend.name} has loaded its model", url=url, what=f"llama-server {backend.name}", timeout=300
+    )
+
+
+@deploy("Admit backend ports only over the mesh")
+def firewall(me: Host, inv: Inventory, ports: list[int]) -> None:
+    """nftables rules in their own table, loaded by a oneshot unit (reapplied at boot)."""
+    mode = str(host.data.get("llmfleet_mesh_firewall") or "interface")
+    prefix = str(inv.mesh.prefix_v4) if inv.mesh else "100.64.0.0/10"
+    packages.apt_installed(name="Install nftables", packages=["nftables"])
+    rules_text = firewall_rules(me.name, ports, mode=mode, prefix=prefix)
+    rules = common.put_text(f"Put the firewall rules at {FIREWALL_FILE}", rules_text, FIREWALL_FILE)
+    unit = common.put_text(f"Put the {FIREWALL_UNIT} unit", FIREWALL_UNIT_TEXT, f"{SYSTEMD_DIR}/{FIREWALL_UNIT}")
+    common.unit_lifecycle(FIREWALL_UNIT, "the llmfleet firewall", [unit], [rules, unit])
+
+
+def mesh_ports(inv: Inventory, me: Host) -> list[int]:
+    """Ports of this host's backends that listen on a non-loopback (mesh) address."""
+    return sorted({b.port for b in inv.backends_on(me.name) if inv.backend_bind_ip(b) != "127.0.0.1"})
+
+
+def apply() -> None:
+    """Everything a ``gpu`` host runs, in order: driver, firewall, backends."""
+    inv = inventory()
+    me = this_host()
+    if me.gpu is not None:
+        nvidia_driver(me, inv)
+    ports = mesh_ports(inv, me)
+    if ports:
+        firewall(me, inv, ports)
+    for backend in inv.backends_on(me.name):
+        if backend.kind == "ollama":
+            ollama_backend(me, inv, backend)
+        elif backend.kind == "llamacpp":
+            llamacpp_backend(me, inv, backend)

@@ -1,0 +1,158 @@
+"""The Headscale mesh: the control server on the ``headscale`` host, and every node joining it.
+
+Nodes join one at a time in mesh-IP order (the adapter orders pyinfra's hosts that way and the
+join runs with ``_serial=True``): Headscale allocates addresses sequentially, so on a fresh server
+each node gets the IP the inventory names, and the join fails loudly when it does not.
+"""
+
+from __future__ import annotations
+
+from pyinfra import host
+from pyinfra.api import deploy
+from pyinfra.api.operation import OperationMeta
+from pyinfra.facts.deb import DebArch
+from pyinfra.facts.files import File
+from pyinfra.operations import files
+
+from llmfleet.deploy import common
+from llmfleet.deploy.context import inventory, rendered, this_host
+from llmfleet.deploy.facts.tailscale import TailscaleVersion
+from llmfleet.deploy.operations import artifacts, headscale, packages, tailscale, wait
+from llmfleet.deploy.paths import HEADSCALE_BIN, HEADSCALE_ETC, HEADSCALE_ROOT, SYSTEMD_DIR, TAILSCALE_ROOT
+from llmfleet.inventory.model import Host, Inventory, Mesh
+from llmfleet.render.context import parse_args_file
+
+#: Tailscale's package signing key (https://pkgs.tailscale.com).
+TAILSCALE_KEY_FINGERPRINT = "2596A99EAAB33821893C0A79458CA832957F5868"
+
+TAILSCALED_UNIT = """# Installed by llmfleet deploy — do not edit
+[Unit]
+Description=Tailscale node agent (llmfleet)
+Documentation=https://tailscale.com/kb/
+Wants=network-pre.target
+After=network-pre.target NetworkManager.service systemd-resolved.service
+
+[Service]
+ExecStart=/usr/local/sbin/tailscaled --state=/var/lib/tailscale/tailscaled.state --socket=/run/tailscale/tailscaled.sock --port=41641
+ExecStopPost=/usr/local/sbin/tailscaled --cleanup
+Restart=on-failure
+RuntimeDirectory=tailscale
+RuntimeDirectoryMode=0755
+StateDirectory=tailscale
+StateDirectoryMode=0700
+CacheDirectory=tailscale
+CacheDirectoryMode=0750
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+def headscale_ready_url(mesh: Mesh) -> str:
+    """Headscale's health endpoint on the control host (it listens on loopback, behind TLS)."""
+    return f"http://127.0.0.1:{mesh.listen_port}/health"
+
+
+@deploy("Run the Headscale control server")
+def control_server() -> None:
+    """Pinned Headscale, the rendered config + ACL policy + unit, the fleet's user."""
+    inv = inventory()
+    me = this_host()
+    mesh = inv.mesh
+    assert mesh is not None
+    root = HEADSCALE_ROOT.format(version=mesh.headscale_version)
+    changes: list[OperationMeta] = []
+    unpinned = "mesh.headscale_binary (url + sha256) is not set"
+    install = common.install_pinned(inv, "Headscale", mesh.headscale_version, mesh.headscale_binary, root, "headscale", unpinned=unpinned)
+    changes += [install] if install else []
+    changes.append(
+        files.link(name=f"Point {HEADSCALE_BIN} at Headscale {mesh.headscale_version}", path=HEADSCALE_BIN, target=f"{root}/headscale")
+    )
+    files.directory(name=f"Create {HEADSCALE_ETC}", path=HEADSCALE_ETC, user="root", group="root", mode="755")
+    configs = [common.put_rendered(f) for f in (rendered(me.name, "headscale/config.yaml"), rendered(me.name, "headscale/acl.hujson")) if f]
+    unit = rendered(me.name, "systemd/headscale.service")
+    unit_files = [common.put_rendered(unit, "Headscale unit")] if unit else []
+    common.unit_lifecycle("headscale.service", "Headscale", unit_files, changes + configs + unit_files)
+    wait.http_ready(name="Wait until Headscale answers", url=headscale_ready_url(mesh), what="Headscale", timeout=60)
+    headscale.user(name=f"Create the Headscale user {mesh.user}", user_name=mesh.user)
+
+
+def _tailscale_from_archive(root: str, install: OperationMeta) -> list[OperationMeta]:
+    """Links and the tailscaled unit for a client unpacked into ``root``; restart on change."""
+    ops = [
+        install,
+        files.link(name="Point /usr/local/bin/tailscale at the pinned client", path="/usr/local/bin/tailscale", target=f"{root}/tailscale"),
+        files.link(
+            name="Point /usr/local/sbin/tailscaled at the pinned daemon", path="/usr/local/sbin/tailscaled", target=f"{root}/tailscaled"
+        ),
+    ]
+    unit = common.put_text("Put the tailscaled unit", TAILSCALED_UNIT, f"{SYSTEMD_DIR}/tailscaled.service")
+    common.unit_lifecycle("tailscaled.service", "tailscaled", [unit], [*ops, unit])
+    return [*ops, unit]
+
+
+def install_tailscale(inv: Inventory, me: Host, mesh: Mesh) -> list[OperationMeta]:
+    """The pinned Tailscale client, from the first source that applies:
+
+    1. its archive pinned in the inventory (``mesh.tailscale_binary``);
+    2. a client already installed at ``mesh.tailscale_version`` (kept as it is);
+    3. air-gapped: the archive ``tailscale_<version>_<arch>.tgz`` the mirror lists in its
+       ``SHA256SUMS`` (verified against that list, when the inventory pins no archive);
+    4. Tailscale's apt repository (signing key fingerprint-checked), version pinned.
+    """
+    root = TAILSCALE_ROOT.format(version=mesh.tailscale_version)
+    artifact = mesh.tailscale_binary
+    if artifact is not None:
+        install = common.install_pinned(inv, "Tailscale", mesh.tailscale_version, artifact, root, "tailscale")
+        assert install is not None  # pinned: installed, never refused
+        return _tailscale_from_archive(root, install)
+    if host.get_fact(TailscaleVersion) == mesh.tailscale_version and not host.get_fact(File, path=f"{root}/.llmfleet-artifact"):
+        common.unit_lifecycle("tailscaled.service", "tailscaled", [], [])
+        return []
+    if inv.artifacts.mirror:
+        arch = host.get_fact(DebArch) or "amd64"
+        install = artifacts.install_listed(
+            name=f"Install Tailscale {mesh.tailscale_version} listed in the mirror's SHA256SUMS (no inventory pin)",
+            sums_url=f"{inv.artifacts.mirror.rstrip('/')}/SHA256SUMS",
+            suffix=f"tailscale_{mesh.tailscale_version}_{arch}.tgz",
+            dest_dir=root,
+            binary="tailscale",
+            layout="flat",
+        )
+        return _tailscale_from_archive(root, install)
+    common.apt_repository(
+        "tailscale",
+        f"https://pkgs.tailscale.com/stable/{me.os}/{common.codename()}.noarmor.gpg",
+        "/etc/apt/keyrings/tailscale.gpg",
+        TAILSCALE_KEY_FINGERPRINT,
+        f"https://pkgs.tailscale.com/stable/{me.os}",
+        common.codename(),
+        "main",
+    )
+    ops = [packages.apt_installed(name=f"Install Tailscale {mesh.tailscale_version}", packages=[f"tailscale={mesh.tailscale_version}"])]
+    common.unit_lifecycle("tailscaled.service", "tailscaled", [], ops)
+    return ops
+
+
+@deploy("Join the Headscale mesh")
+def node() -> None:
+    """Tailscale client, the rendered ``up`` arguments, an idempotent join, and an online check."""
+    inv = inventory()
+    me = this_host()
+    mesh = inv.mesh
+    assert mesh is not None and me.mesh is not None
+    install_tailscale(inv, me, mesh)
+    args_file = rendered(me.name, "tailscale/up.args")
+    if args_file is None:
+        return
+    common.put_rendered(args_file, "tailscale up arguments")
+    tailscale.up(
+        name=f"Join the mesh at {mesh.server_url} as {me.mesh_name} (only if not joined or arguments changed)",
+        args=parse_args_file(args_file.content),
+        control_host=mesh.headscale_host,
+        user=mesh.user,
+        headscale_version=mesh.headscale_version,
+        expect_ip=str(me.mesh.ip),
+        _serial=True,
+    )
+    tailscale.verify_online(name=f"Verify the node is online on the mesh as {me.mesh.ip}", expect_ip=str(me.mesh.ip))

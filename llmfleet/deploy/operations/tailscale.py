@@ -1,0 +1,164 @@
+"""An idempotent ``tailscale up``: only when the node is not joined or its arguments changed.
+
+The pre-auth key is minted on the Headscale host *during execution* (single-use, short expiry),
+handed to the node on the command's stdin, written to a 0600 file on tmpfs for ``tailscale up
+--auth-key=file:…`` and removed when the command ends: it appears in no command line, no
+operation argument, no printed output and no error message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shlex
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from pyinfra import host, logger
+from pyinfra.api import FunctionCommand, StringCommand, operation
+from pyinfra.facts.files import FileContents
+
+from llmfleet.deploy.facts.tailscale import TailscaleState, TailscaleStatus, parse_status
+from llmfleet.deploy.operations.headscale import MeshError, mint_preauth_key
+from llmfleet.deploy.operations.util import connector_kwargs, fail, first_line
+from llmfleet.deploy.paths import RUN_DIR, STATE_DIR, TAILSCALE_APPLIED
+
+AUTH_KEY_FILE = f"{RUN_DIR}/ts-authkey"
+
+
+def args_digest(args: Sequence[str]) -> str:
+    """The marker value for an argument list (what ``TAILSCALE_APPLIED`` holds once applied)."""
+    return hashlib.sha256(("\n".join(args) + "\n").encode("utf-8")).hexdigest()
+
+
+def joined(status: TailscaleState, expect_ip: str | None = None) -> bool:
+    """Whether ``status`` is a running, online node (holding ``expect_ip`` when given)."""
+    if status["backend_state"] != "Running" or status["online"] is False:
+        return False
+    return expect_ip is None or expect_ip in status["ips"]
+
+
+def join_command(args: Sequence[str], digest: str, timeout: int) -> StringCommand:
+    """The shell command that reads the key from stdin and runs ``tailscale up`` with it."""
+    quoted = " ".join(shlex.quote(a) for a in args)
+    script = (
+        f'set -e; umask 077; mkdir -p {RUN_DIR}; k={AUTH_KEY_FILE}; trap \'rm -f "$k"\' EXIT; cat > "$k"; '
+        f'tailscale up {quoted} --auth-key="file:$k" --timeout={int(timeout)}s; '
+        f"mkdir -p {STATE_DIR}; printf '%s\\n' {digest} > {TAILSCALE_APPLIED}"
+    )
+    return StringCommand(script)
+
+
+def find_host(state: Any, name: str) -> Any:
+    """The pyinfra host whose inventory name is ``name`` (connected on demand)."""
+    for candidate in state.inventory:
+        if candidate.data.get("llmfleet_host") == name or candidate.name == name:
+            if not candidate.connected:
+                candidate.connect(reason="to mint a mesh pre-auth key", raise_exceptions=True)
+            return candidate
+    raise MeshError(f"the Headscale host {name} is not in the pyinfra inventory")
+
+
+def _scrub(text: str, secret: str) -> str:
+    return text.replace(secret, "***") if secret else text
+
+
+def wait_joined(state: Any, node: Any, expect_ip: str | None, timeout: int) -> TailscaleState:
+    """Poll ``tailscale status --json`` until the node is joined (bounded); raise otherwise."""
+    deadline = time.monotonic() + timeout
+    status = parse_status("")
+    while True:
+        ok, output = node.run_shell_command(
+            StringCommand("tailscale", "status", "--json"), print_output=False, print_input=False, **connector_kwargs(node)
+        )
+        status = parse_status("\n".join(output.stdout_lines)) if ok else status
+        if joined(status, expect_ip):
+            return status
+        if time.monotonic() >= deadline:
+            raise MeshError(
+                f"{node.name} is not online on the mesh after {timeout} s: state {status['backend_state']}, "
+                f"IPs {', '.join(status['ips']) or 'none'}" + (f", expected {expect_ip}" if expect_ip else "")
+            )
+        time.sleep(1)
+
+
+def join_mesh(
+    state: Any,
+    host: Any,
+    args: list[str],
+    digest: str,
+    control_host: str,
+    user: str,
+    headscale_version: str,
+    expect_ip: str | None,
+    key_expiry: str,
+    timeout: int,
+) -> bool:
+    """Execution-time callback: mint a key on the control host, join, verify. Never logs the key."""
+    key = ""
+    try:
+        control = find_host(state, control_host)
+        key = mint_preauth_key(state, control, user, headscale_version, key_expiry)
+        ok, output = host.run_shell_command(
+            join_command(args, digest, timeout),
+            _stdin=key,
+            print_output=False,
+            print_input=state.print_input,
+            **connector_kwargs(host),
+        )
+        if not ok:
+            detail = _scrub(" ".join(line.strip() for line in output.stderr_lines)[-400:], key)
+            raise MeshError(f"tailscale up failed on {host.name}: {detail or 'no error output'}")
+        status = wait_joined(state, host, expect_ip, timeout)
+        host.log(f"joined the mesh as {', '.join(status['ips'])}")
+        return True
+    except MeshError as exc:
+        host.log_styled(_scrub(str(exc), key), fg="red", log_func=logger.error)
+        return False
+    finally:
+        key = ""
+
+
+@operation()
+def up(
+    args: Sequence[str],
+    control_host: str,
+    user: str,
+    headscale_version: str,
+    expect_ip: str | None = None,
+    key_expiry: str = "10m",
+    timeout: int = 60,
+):
+    """Join the mesh with ``args`` (the rendered ``tailscale up`` arguments, without a key).
+
+    No-op when the node is running and was last brought up with exactly these arguments.
+    Otherwise, at execution, a pre-auth key is minted for ``user`` on ``control_host`` and the
+    node joins; the operation fails unless the node is online (with ``expect_ip``) within ``timeout``.
+    Run it with ``_serial=True``: Headscale hands out IPs in join order.
+    """
+    status = host.get_fact(TailscaleStatus)
+    applied = first_line(host.get_fact(FileContents, path=TAILSCALE_APPLIED))
+    digest = args_digest(args)
+    if status["backend_state"] == "Running" and applied == digest:
+        host.noop(f"joined the mesh with these arguments ({', '.join(status['ips']) or 'no IP yet'})")
+        return
+    yield FunctionCommand(join_mesh, (list(args), digest, control_host, user, headscale_version, expect_ip, key_expiry, int(timeout)), {})
+
+
+@operation()
+def verify_online(expect_ip: str | None = None):
+    """Fail unless the node is running, online and holds ``expect_ip`` (the inventory's mesh IP)."""
+    status = host.get_fact(TailscaleStatus)
+    if joined(status, expect_ip):
+        host.noop(f"online on the mesh as {', '.join(status['ips'])}")
+        return
+    yield fail(
+        f"not online on the mesh: state {status['backend_state']}, IPs {', '.join(status['ips']) or 'none'}"
+        + (f"; the inventory says {expect_ip} (Headscale allocates in join order: check `headscale nodes list`)" if expect_ip else "")
+    )
+
+
+def status_json(status: TailscaleState) -> str:
+    """``status`` as compact JSON (for messages and tests)."""
+    return json.dumps(status, sort_keys=True)
