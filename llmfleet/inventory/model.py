@@ -289,6 +289,12 @@ class Slo(Strict):
 
     ttft_p95_ms: int = Field(gt=0, description="p95 time to first token, warm, in ms.", examples=[800])
     e2e_p95_ms: int = Field(gt=0, description="p95 end-to-end time of the probe request, warm, in ms.", examples=[4000])
+    ttft_counts: Literal["visible", "any"] = Field(
+        default="visible",
+        description="Which first token `ttft_p95_ms` judges: `visible` (first content or tool call; a reasoning model's thinking "
+        "does not count) or `any` (first token of any kind, reasoning included).",
+        examples=["visible"],
+    )
 
 
 class Model(Strict):
