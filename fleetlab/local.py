@@ -182,7 +182,7 @@ def run_local_lab(
     config = next((f for f in files if f.relpath.endswith("litellm/config.yaml")), None)
     if config is None:
         raise LabError("rendering produced no litellm/config.yaml")
-    gw_bind = "127.0.0.1" if inv.gateway.bind in ("0.0.0.0", "127.0.0.1") else inv.gateway.bind
+    gw_bind = inv.gateway.local_address
     models_dir = cache_dir() / "lab-local" / "models"
     models_dir.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:

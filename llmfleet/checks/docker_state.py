@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from llmfleet.checks.results import CheckName, CheckResult, Status
 from llmfleet.checks.targets import CannotRun
 from llmfleet.inventory.model import Host, Inventory
-from llmfleet.render.context import COMPOSE_PROJECT
+from llmfleet.layout import COMPOSE_PROJECT
 
 __all__ = [
     "MAX_RESTARTS",

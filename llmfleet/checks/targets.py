@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from llmfleet.inventory.model import Backend, Inventory, Model
+from llmfleet.inventory.model import WILDCARD_BINDS, Backend, Inventory, Model
 from llmfleet.inventory.secrets import SecretError
 
 
@@ -16,13 +16,12 @@ def gateway_url(inv: Inventory) -> str:
     """Where the operator reaches the gateway: its bind address, or the first gateway host's address."""
     gw = inv.gateway
     hosts = inv.hosts_with("gateway")
-    bind = gw.bind
-    if bind in ("0.0.0.0", "::", ""):
+    if gw.bind in WILDCARD_BINDS:
         if not hosts:
             raise CannotRun("the inventory has no host with the gateway role; pass --gateway URL")
         host = hosts[0].address
     else:
-        host = bind
+        host = gw.bind
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"
     return f"http://{host}:{gw.port}"

@@ -24,9 +24,9 @@ from pyinfra.operations.util import any_changed
 
 from llmfleet.deploy.context import artifact_url
 from llmfleet.deploy.operations import aptrepo, artifacts, guard, hosts, packages
-from llmfleet.deploy.paths import ARTIFACT_CACHE, HELPERS_DIR, LLMFLEET_ETC, STATE_DIR
 from llmfleet.deploy.remote import HELPER_NAMES, helper_source
 from llmfleet.inventory.model import Artifact, Inventory
+from llmfleet.layout import ARTIFACT_CACHE, HELPERS_DIR, LLMFLEET_ETC, STATE_DIR
 from llmfleet.render import RenderedFile
 
 #: Docker's release signing key (https://docs.docker.com/engine/install/debian/).

@@ -23,12 +23,11 @@ from llmfleet.deploy.context import files_for, inventory, this_host
 from llmfleet.deploy.operations import compose, dotenv, packages, venv, wait
 from llmfleet.deploy.operations import gateway as gateway_ops
 from llmfleet.deploy.operations.util import sha256_text
-from llmfleet.deploy.paths import GATEWAY_SNAPSHOT, LITELLM_VENV
 from llmfleet.inventory.model import Host, Inventory
 from llmfleet.inventory.secrets import SecretRef, check_master_key_value
 from llmfleet.inventory.versions import litellm_venv_requirements
-from llmfleet.render import RenderedFile
-from llmfleet.render.context import COMPOSE_PROJECT, gateway_secrets
+from llmfleet.layout import COMPOSE_PROJECT, GATEWAY_SNAPSHOT, LITELLM_SERVICE, LITELLM_VENV
+from llmfleet.render import RenderedFile, gateway_secrets
 
 #: In air-gapped mode: ``<mirror>/wheels/`` holds LiteLLM's wheel closure and this file pins every
 #: wheel by hash (``name==version --hash=sha256:...``).
@@ -72,15 +71,14 @@ def gateway_files(host_name: str) -> list[RenderedFile]:
     return [
         f
         for f in files_for(host_name)
-        if f.relpath.startswith(f"{host_name}/litellm/") or f.relpath == f"{host_name}/systemd/litellm.service"
+        if f.relpath.startswith(f"{host_name}/litellm/") or f.relpath == f"{host_name}/systemd/{LITELLM_SERVICE}"
     ]
 
 
 def ready_url(inv: Inventory) -> str:
     """The readiness endpoint as seen from the gateway host itself."""
     gw = inv.gateway
-    address = "127.0.0.1" if gw.bind in ("0.0.0.0", "::", "") else gw.bind
-    return f"http://{address}:{gw.port}/health/readiness"
+    return f"http://{gw.local_address}:{gw.port}/health/readiness"
 
 
 @deploy("Install the gateway runtime")
@@ -116,7 +114,7 @@ def configure(inv: Inventory, me: Host) -> None:
     uploads = [common.put_rendered(f) for f in rendered]
     uploads.append(dotenv.secret_file(name=f"Write {env_path} (mode 0600) from the operator's environment", dest=env_path, content=env))
     compose_file = f"{gw.install_dir}/docker-compose.yml"
-    target = {"compose_project": COMPOSE_PROJECT, "compose_file": compose_file} if gw.runtime == "compose" else {"unit": "litellm.service"}
+    target = {"compose_project": COMPOSE_PROJECT, "compose_file": compose_file} if gw.runtime == "compose" else {"unit": LITELLM_SERVICE}
     gateway_ops.apply_or_rollback(
         name=f"Apply the new gateway configuration, roll back if not ready in {timeout} s",
         snapshot_dir=snapshot_dir,
@@ -128,7 +126,7 @@ def configure(inv: Inventory, me: Host) -> None:
     if gw.runtime == "compose":
         compose.up(name="Keep the gateway containers running", project=COMPOSE_PROJECT, compose_file=compose_file, services=["litellm"])
     else:
-        systemd.service(name="Keep the LiteLLM gateway running and enabled", service="litellm.service", running=True, enabled=True)
+        systemd.service(name="Keep the LiteLLM gateway running and enabled", service=LITELLM_SERVICE, running=True, enabled=True)
     wait.http_ready(name="Verify the gateway is ready", url=ready_url(inv), what="LiteLLM gateway", timeout=timeout)
 
 

@@ -18,24 +18,28 @@ from llmfleet.deploy import common
 from llmfleet.deploy.context import artifact_url, inventory, rendered, this_host
 from llmfleet.deploy.facts.nvidia import NvidiaSmi, driver_branch
 from llmfleet.deploy.operations import artifacts, dotenv, nvidia, ollama, packages, wait
-from llmfleet.deploy.paths import (
+from llmfleet.inventory.model import Backend, Host, Inventory
+from llmfleet.layout import (
     FIREWALL_FILE,
-    FIREWALL_UNIT,
+    FIREWALL_SERVICE,
     LLAMA_ROOT,
     MESH_INTERFACE,
+    MESH_NETWORK,
     MODELS_DIR,
+    OLLAMA_HOME,
+    OLLAMA_LINK,
     OLLAMA_ROOT,
+    OLLAMA_SERVICE,
+    OLLAMA_USER,
     SECRETS_DIR,
     SYSTEMD_DIR,
+    llama_service,
 )
-from llmfleet.inventory.model import Backend, Host, Inventory
 
 #: NVIDIA's CUDA repository key (id 3bf863cc) and the container toolkit's key.
 CUDA_KEY_FINGERPRINT = "EB693B3035CD5710E231E123A4B469963BF863CC"
 TOOLKIT_KEY_FINGERPRINT = "C95B321B61E88C1809C4F759DDCAE044F796ECB0"
 
-OLLAMA_USER = "ollama"
-OLLAMA_HOME = "/var/lib/ollama"
 OLLAMA_UNIT = f"""# Installed by llmfleet deploy — do not edit (settings are in ollama.service.d/llmfleet.conf)
 [Unit]
 Description=Ollama model server (llmfleet)
@@ -83,7 +87,7 @@ MESH_FIREWALL_MODES = ("interface", "source")
 
 
 def firewall_rules(
-    host_name: str, ports: list[int], mode: str = "interface", interface: str = MESH_INTERFACE, prefix: str = "100.64.0.0/10"
+    host_name: str, ports: list[int], mode: str = "interface", interface: str = MESH_INTERFACE, prefix: str = str(MESH_NETWORK)
 ) -> str:
     """An nftables ruleset admitting ``ports`` only over the mesh and on loopback (replaced atomically)."""
     if mode not in MESH_FIREWALL_MODES:
@@ -178,19 +182,17 @@ def ollama_backend(me: Host, inv: Inventory, backend: Backend) -> None:
     unpinned = f"backend {backend.name} has no ollama.binary (url + sha256)"
     install = common.install_pinned(inv, "Ollama", t.version, t.binary, root, "ollama", "tree", unpinned=unpinned, owner=backend.name)
     changes += [install] if install else []
-    changes.append(
-        files.link(name=f"Point /usr/local/bin/ollama at Ollama {t.version}", path="/usr/local/bin/ollama", target=f"{root}/bin/ollama")
-    )
+    changes.append(files.link(name=f"Point {OLLAMA_LINK} at Ollama {t.version}", path=OLLAMA_LINK, target=f"{root}/bin/ollama"))
     if t.models_dir:
         files.directory(
             name=f"Create the Ollama model directory {t.models_dir}", path=t.models_dir, user=OLLAMA_USER, group=OLLAMA_USER, mode="750"
         )
-    unit = common.put_text("Put the Ollama unit at /etc/systemd/system/ollama.service", OLLAMA_UNIT, f"{SYSTEMD_DIR}/ollama.service")
+    unit = common.put_text(f"Put the Ollama unit at {SYSTEMD_DIR}/{OLLAMA_SERVICE}", OLLAMA_UNIT, f"{SYSTEMD_DIR}/{OLLAMA_SERVICE}")
     unit_files = [unit]
     dropin = rendered(me.name, "systemd/ollama.service.d/llmfleet.conf")
     if dropin is not None:
         unit_files.append(common.put_rendered(dropin, "Ollama drop-in"))
-    common.unit_lifecycle("ollama.service", "Ollama", unit_files, changes + unit_files)
+    common.unit_lifecycle(OLLAMA_SERVICE, "Ollama", unit_files, changes + unit_files)
     address = f"{inv.backend_bind_ip(backend)}:{backend.port}"
     wait.http_ready(name=f"Wait until Ollama answers on {address}", url=f"http://{address}/api/version", what="Ollama", timeout=120)
     models_file = rendered(me.name, "ollama/models.txt")
@@ -234,7 +236,7 @@ def llamacpp_backend(me: Host, inv: Inventory, backend: Backend) -> None:
                 content=key,
             )
         )
-    unit_name = f"llama-server-{backend.name}.service"
+    unit_name = llama_service(backend.name)
     unit_file = rendered(me.name, f"systemd/{unit_name}")
     unit_files = [common.put_rendered(unit_file, f"{backend.name} unit")] if unit_file else []
     common.unit_lifecycle(unit_name, f"llama-server {backend.name}", unit_files, changes + unit_files)
@@ -248,12 +250,12 @@ def llamacpp_backend(me: Host, inv: Inventory, backend: Backend) -> None:
 def firewall(me: Host, inv: Inventory, ports: list[int]) -> None:
     """nftables rules in their own table, loaded by a oneshot unit (reapplied at boot)."""
     mode = str(host.data.get("llmfleet_mesh_firewall") or "interface")
-    prefix = str(inv.mesh.prefix_v4) if inv.mesh else "100.64.0.0/10"
+    prefix = str(inv.mesh.prefix_v4) if inv.mesh else str(MESH_NETWORK)
     packages.apt_installed(name="Install nftables", packages=["nftables"])
     rules_text = firewall_rules(me.name, ports, mode=mode, prefix=prefix)
     rules = common.put_text(f"Put the firewall rules at {FIREWALL_FILE}", rules_text, FIREWALL_FILE)
-    unit = common.put_text(f"Put the {FIREWALL_UNIT} unit", FIREWALL_UNIT_TEXT, f"{SYSTEMD_DIR}/{FIREWALL_UNIT}")
-    common.unit_lifecycle(FIREWALL_UNIT, "the llmfleet firewall", [unit], [rules, unit])
+    unit = common.put_text(f"Put the {FIREWALL_SERVICE} unit", FIREWALL_UNIT_TEXT, f"{SYSTEMD_DIR}/{FIREWALL_SERVICE}")
+    common.unit_lifecycle(FIREWALL_SERVICE, "the llmfleet firewall", [unit], [rules, unit])
 
 
 def mesh_ports(inv: Inventory, me: Host) -> list[int]:

@@ -18,9 +18,19 @@ from llmfleet.deploy import common
 from llmfleet.deploy.context import inventory, rendered, this_host
 from llmfleet.deploy.facts.tailscale import TailscaleVersion
 from llmfleet.deploy.operations import artifacts, headscale, packages, tailscale, wait
-from llmfleet.deploy.paths import HEADSCALE_BIN, HEADSCALE_ETC, HEADSCALE_ROOT, SYSTEMD_DIR, TAILSCALE_ROOT
 from llmfleet.inventory.model import Host, Inventory, Mesh
-from llmfleet.render.context import parse_args_file
+from llmfleet.layout import (
+    HEADSCALE_BIN,
+    HEADSCALE_ETC,
+    HEADSCALE_ROOT,
+    HEADSCALE_SERVICE,
+    SYSTEMD_DIR,
+    TAILSCALE_LINK,
+    TAILSCALE_ROOT,
+    TAILSCALED_LINK,
+    TAILSCALED_SERVICE,
+)
+from llmfleet.render import parse_args_file
 
 #: Tailscale's package signing key (https://pkgs.tailscale.com).
 TAILSCALE_KEY_FINGERPRINT = "2596A99EAAB33821893C0A79458CA832957F5868"
@@ -72,7 +82,7 @@ def control_server() -> None:
     configs = [common.put_rendered(f) for f in (rendered(me.name, "headscale/config.yaml"), rendered(me.name, "headscale/acl.hujson")) if f]
     unit = rendered(me.name, "systemd/headscale.service")
     unit_files = [common.put_rendered(unit, "Headscale unit")] if unit else []
-    common.unit_lifecycle("headscale.service", "Headscale", unit_files, changes + configs + unit_files)
+    common.unit_lifecycle(HEADSCALE_SERVICE, "Headscale", unit_files, changes + configs + unit_files)
     wait.http_ready(name="Wait until Headscale answers", url=headscale_ready_url(mesh), what="Headscale", timeout=60)
     headscale.user(name=f"Create the Headscale user {mesh.user}", user_name=mesh.user)
 
@@ -81,13 +91,11 @@ def _tailscale_from_archive(root: str, install: OperationMeta) -> list[Operation
     """Links and the tailscaled unit for a client unpacked into ``root``; restart on change."""
     ops = [
         install,
-        files.link(name="Point /usr/local/bin/tailscale at the pinned client", path="/usr/local/bin/tailscale", target=f"{root}/tailscale"),
-        files.link(
-            name="Point /usr/local/sbin/tailscaled at the pinned daemon", path="/usr/local/sbin/tailscaled", target=f"{root}/tailscaled"
-        ),
+        files.link(name=f"Point {TAILSCALE_LINK} at the pinned client", path=TAILSCALE_LINK, target=f"{root}/tailscale"),
+        files.link(name=f"Point {TAILSCALED_LINK} at the pinned daemon", path=TAILSCALED_LINK, target=f"{root}/tailscaled"),
     ]
-    unit = common.put_text("Put the tailscaled unit", TAILSCALED_UNIT, f"{SYSTEMD_DIR}/tailscaled.service")
-    common.unit_lifecycle("tailscaled.service", "tailscaled", [unit], [*ops, unit])
+    unit = common.put_text("Put the tailscaled unit", TAILSCALED_UNIT, f"{SYSTEMD_DIR}/{TAILSCALED_SERVICE}")
+    common.unit_lifecycle(TAILSCALED_SERVICE, "tailscaled", [unit], [*ops, unit])
     return [*ops, unit]
 
 
@@ -107,7 +115,7 @@ def install_tailscale(inv: Inventory, me: Host, mesh: Mesh) -> list[OperationMet
         assert install is not None  # pinned: installed, never refused
         return _tailscale_from_archive(root, install)
     if host.get_fact(TailscaleVersion) == mesh.tailscale_version and not host.get_fact(File, path=f"{root}/.llmfleet-artifact"):
-        common.unit_lifecycle("tailscaled.service", "tailscaled", [], [])
+        common.unit_lifecycle(TAILSCALED_SERVICE, "tailscaled", [], [])
         return []
     if inv.artifacts.mirror:
         arch = host.get_fact(DebArch) or "amd64"
@@ -130,7 +138,7 @@ def install_tailscale(inv: Inventory, me: Host, mesh: Mesh) -> list[OperationMet
         "main",
     )
     ops = [packages.apt_installed(name=f"Install Tailscale {mesh.tailscale_version}", packages=[f"tailscale={mesh.tailscale_version}"])]
-    common.unit_lifecycle("tailscaled.service", "tailscaled", [], ops)
+    common.unit_lifecycle(TAILSCALED_SERVICE, "tailscaled", [], ops)
     return ops
 
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from llmfleet.inventory.secrets import SecretRef
 from llmfleet.inventory.versions import litellm_version_problem
+from llmfleet.layout import MESH_NETWORK
 
 HostName = Annotated[
     str,
@@ -39,7 +40,14 @@ BackendKind = Literal["ollama", "llamacpp", "openai_compatible"]
 ToolCalling = Literal["required", "optional", "none"]
 KvCacheType = Literal["f16", "q8_0", "q4_0"]
 
-MESH_NETWORK = ipaddress.ip_network("100.64.0.0/10")
+#: LiteLLM prefixes that are correct for each backend kind; the first is the default.
+PREFIXES_BY_KIND = {
+    "ollama": ("ollama_chat", "ollama"),
+    "llamacpp": ("openai",),
+    "openai_compatible": ("openai", "hosted_vllm"),
+}
+#: Listen addresses that mean "every interface".
+WILDCARD_BINDS = frozenset({"0.0.0.0", "::", "[::]", ""})
 
 #: Cloud providers, by their LiteLLM provider prefix.
 CLOUD_PROVIDERS = (
@@ -371,11 +379,6 @@ class Model(Strict):
             raise ValueError("an embedding model cannot require tool calling")
         return self
 
-    @property
-    def is_local(self) -> bool:
-        """True for a model served by one of the fleet's backends."""
-        return self.backend is not None
-
 
 class GroupMember(Strict):
     """One deployment inside a load-balanced group."""
@@ -548,6 +551,11 @@ class Gateway(Strict):
         return version
 
     @property
+    def local_address(self) -> str:
+        """Where a process on the gateway host reaches the proxy: loopback for a wildcard ``bind``."""
+        return "127.0.0.1" if self.bind in WILDCARD_BINDS else self.bind
+
+    @property
     def image_ref(self) -> str:
         """The pinned image reference: repository:tag, plus @digest when known."""
         ref = f"{self.image}:main-v{self.litellm_version}"
@@ -579,9 +587,7 @@ class Mesh(Strict):
         description="MagicDNS base domain (must differ from the server URL's domain).",
         examples=["mesh.example.internal"],
     )
-    prefix_v4: ipaddress.IPv4Network = Field(
-        default=ipaddress.IPv4Network("100.64.0.0/10"), description="Tailnet IPv4 prefix.", examples=["100.64.0.0/10"]
-    )
+    prefix_v4: ipaddress.IPv4Network = Field(default=MESH_NETWORK, description="Tailnet IPv4 prefix.", examples=["100.64.0.0/10"])
     user: str = Field(
         default="llmfleet",
         pattern=r"^[a-z0-9-]+$",
@@ -681,6 +687,33 @@ class Inventory(Strict):
     def backend_url(self, backend: Backend) -> str:
         """Base URL the gateway uses to reach ``backend`` (no API path)."""
         return f"http://{self.backend_bind_ip(backend)}:{backend.port}"
+
+    def model_prefix(self, model: Model) -> str:
+        """The LiteLLM provider prefix ``model`` is routed with (``<prefix>/<upstream>``)."""
+        if model.provider is not None:
+            return model.provider
+        if model.litellm_prefix is not None:
+            return model.litellm_prefix
+        kind = self.backend_by_name[model.backend].kind  # type: ignore[index]
+        if kind == "ollama" and model.mode == "embedding":
+            return "ollama"  # LiteLLM's embedding() routes Ollama only under `ollama/`
+        return PREFIXES_BY_KIND[kind][0]
+
+    def model_api_base(self, model: Model) -> str | None:
+        """The ``api_base`` LiteLLM uses for ``model``: its backend's URL (+ API path for OpenAI-style routes)."""
+        if model.backend is None:
+            return model.api_base
+        backend = self.backend_by_name[model.backend]
+        base = self.backend_url(backend)
+        if self.model_prefix(model).startswith("ollama"):
+            return base
+        return base + backend.api_path.rstrip("/")
+
+    def model_key_ref(self, model: Model) -> SecretRef | None:
+        """The secret the gateway authenticates to ``model``'s upstream with, if any."""
+        if model.backend is None:
+            return model.api_key
+        return self.backend_by_name[model.backend].api_key
 
 
 def dump_json_schema() -> dict[str, Any]:

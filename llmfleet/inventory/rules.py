@@ -15,17 +15,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlparse
 
-from llmfleet.inventory.model import CLOUD_PROVIDERS, KEYLESS_PROVIDERS, Inventory, Model
+from llmfleet.inventory.model import CLOUD_PROVIDERS, KEYLESS_PROVIDERS, PREFIXES_BY_KIND, Inventory
 from llmfleet.inventory.problems import Problem, did_you_mean
 from llmfleet.inventory.versions import CALLBACK_REQUIREMENTS
 from llmfleet.inventory.vram import backend_need
 
-#: LiteLLM prefixes that are correct for each backend kind; the first is the default.
-PREFIXES_BY_KIND = {
-    "ollama": ("ollama_chat", "ollama"),
-    "llamacpp": ("openai",),
-    "openai_compatible": ("openai", "hosted_vllm"),
-}
 #: Prefixes whose route drops the `tools` parameter, and the prefix to use instead.
 TOOL_DROPPING_PREFIXES = {"ollama": "ollama_chat"}
 
@@ -60,18 +54,6 @@ class Names:
 
 
 Rule = Callable[[Inventory, Names], Iterable[Problem]]
-
-
-def effective_prefix(inv: Inventory, model: Model) -> str:
-    """The LiteLLM provider prefix a model is rendered with."""
-    if model.provider is not None:
-        return model.provider
-    if model.litellm_prefix is not None:
-        return model.litellm_prefix
-    kind = inv.backend_by_name[model.backend].kind  # type: ignore[index]
-    if kind == "ollama" and model.mode == "embedding":
-        return "ollama"  # LiteLLM's embedding() routes Ollama only under `ollama/`
-    return PREFIXES_BY_KIND[kind][0]
 
 
 def _unknown(kind: str, name: str, known: Iterable[str]) -> str:
@@ -293,7 +275,7 @@ def model_routes(inv: Inventory, names: Names) -> Iterator[Problem]:
         backend = inv.backend_by_name.get(m.backend or "")
         if backend is None:
             continue
-        prefix = effective_prefix(inv, m)
+        prefix = inv.model_prefix(m)
         allowed = PREFIXES_BY_KIND[backend.kind]
         if prefix not in allowed:
             yield Problem(

@@ -6,10 +6,24 @@ The API used by the CLI, deploy and the checks::
     write_tree(files, out_dir) -> None           # atomic swap + MANIFEST.json
     diff_tree(files, out_dir) -> str             # unified diff, "" when current
     validate_rendered(files, inv) -> list[Problem]
+    parse_args_file(content) -> list[str]        # a rendered one-argument-per-line file
+    gateway_secrets(inv) -> list[EnvVar]          # the secret variables the gateway's .env must define
 """
 
+from llmfleet.render.context import gateway_secrets, parse_args_file
 from llmfleet.render.engine import RenderedFile, RenderError, render_fleet
 from llmfleet.render.output import MANIFEST, OutputError, diff_tree, write_tree
 from llmfleet.render.validate import validate_rendered
 
-__all__ = ["MANIFEST", "OutputError", "RenderError", "RenderedFile", "diff_tree", "render_fleet", "validate_rendered", "write_tree"]
+__all__ = [
+    "MANIFEST",
+    "OutputError",
+    "RenderError",
+    "RenderedFile",
+    "diff_tree",
+    "gateway_secrets",
+    "parse_args_file",
+    "render_fleet",
+    "validate_rendered",
+    "write_tree",
+]

@@ -4,8 +4,8 @@ Templates see only these views (plain dataclasses, dicts, lists, strings and num
 inventory, never pyinfra host data. Every secret appears as a *name* (``os.environ/NAME``, a
 compose ``${NAME:?...}`` interpolation, an env var to fill in), never as a value.
 
-:func:`plan_fleet` decides which files each host gets; the host paths those files land on are the
-module constants below (deploy installs binaries and data to the same places).
+:func:`plan_fleet` decides which files each host gets; the host paths those files land on come from
+:mod:`llmfleet.layout` (deploy installs binaries and data to the same places).
 """
 
 from __future__ import annotations
@@ -16,30 +16,27 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from llmfleet.inventory.model import Backend, Host, Inventory, Model
-from llmfleet.inventory.rules import effective_prefix
 from llmfleet.inventory.secrets import SecretRef
+from llmfleet.layout import (
+    COMPOSE_PROJECT,
+    HEADSCALE_BIN,
+    HEADSCALE_ETC,
+    HEADSCALE_SERVICE,
+    HEADSCALE_STATE,
+    LITELLM_SERVICE,
+    LITELLM_VENV,
+    LLAMA_SERVER_BIN,
+    MODELS_DIR,
+    OLLAMA_DIR,
+    OLLAMA_SERVICE,
+    ROLE_TAGS,
+    SECRETS_DIR,
+    SYSTEMD_DIR,
+    TAILSCALE_ARGS_FILE,
+    TAILSCALED_SERVICE,
+    llama_service,
+)
 
-# ----------------------------------------------------------------------------- host paths
-SYSTEMD_DIR = "/etc/systemd/system"
-#: Deploy installs the pinned ``litellm[proxy]`` here for the systemd-venv runtime.
-LITELLM_VENV = "/opt/llmfleet/litellm-venv"
-#: Deploy installs each pinned llama.cpp build's ``llama-server`` here (``{version}`` = e.g. b4589).
-LLAMA_SERVER_BIN = "/opt/llmfleet/llama.cpp/{version}/llama-server"
-#: GGUF weights, by the artifact's file name.
-MODELS_DIR = "/var/lib/llmfleet/models"
-#: Files deploy writes with values (0600, root): llama-server API keys, ``<backend>.key``.
-SECRETS_DIR = "/etc/llmfleet/secrets"
-#: Non-secret llmfleet data on every host (tailscale up arguments, ...).
-LLMFLEET_ETC = "/etc/llmfleet"
-OLLAMA_DIR = "/opt/llmfleet/ollama"
-HEADSCALE_BIN = "/usr/local/bin/headscale"
-HEADSCALE_ETC = "/etc/headscale"
-HEADSCALE_STATE = "/var/lib/headscale"
-#: The compose project name of the gateway (``docker compose -p``; also the top-level ``name:``).
-COMPOSE_PROJECT = "litellm"
-
-#: Tailscale ACL tag per host role.
-ROLE_TAGS = {"gateway": "tag:gateway", "gpu": "tag:gpu", "headscale": "tag:headscale"}
 #: First llama.cpp build whose ``--flash-attn`` takes a value (on|off|auto, default auto) instead
 #: of being a bare switch (ggml-org/llama.cpp#15434, shipped by b6327).
 LLAMA_FLASH_ATTN_VALUE_BUILD = 6327
@@ -72,31 +69,9 @@ def _num(value: float) -> int | float:
     return int(value) if float(value).is_integer() else value
 
 
-def _unit_service(name: str) -> str:
-    return f"{name}.service"
-
-
 def litellm_service(inv: Inventory) -> str:
     """What to restart when the gateway's files change: the compose project or the systemd unit."""
-    return f"compose:{COMPOSE_PROJECT}" if inv.gateway.runtime == "compose" else _unit_service("litellm")
-
-
-def model_api_base(inv: Inventory, model: Model) -> str | None:
-    """The ``api_base`` LiteLLM uses for ``model``: its backend's URL (+ API path for OpenAI-style routes)."""
-    if model.backend is None:
-        return model.api_base
-    backend = inv.backend_by_name[model.backend]
-    base = inv.backend_url(backend)
-    if effective_prefix(inv, model).startswith("ollama"):
-        return base
-    return base + backend.api_path.rstrip("/")
-
-
-def model_key_ref(inv: Inventory, model: Model) -> SecretRef | None:
-    """The secret the gateway authenticates to ``model``'s upstream with, if any."""
-    if model.backend is None:
-        return model.api_key
-    return inv.backend_by_name[model.backend].api_key
+    return f"compose:{COMPOSE_PROJECT}" if inv.gateway.runtime == "compose" else LITELLM_SERVICE
 
 
 def _served_by_gateway_host(inv: Inventory, host: Host) -> list[Backend]:
@@ -130,14 +105,14 @@ class LitellmConfigView:
 
 
 def _deployment_params(inv: Inventory, model: Model) -> dict[str, Any]:
-    params: dict[str, Any] = {"model": f"{effective_prefix(inv, model)}/{model.upstream}"}
-    api_base = model_api_base(inv, model)
+    params: dict[str, Any] = {"model": f"{inv.model_prefix(model)}/{model.upstream}"}
+    api_base = inv.model_api_base(model)
     if api_base is not None:
         params["api_base"] = api_base
-    key = model_key_ref(inv, model)
+    key = inv.model_key_ref(model)
     if key is not None:
         params["api_key"] = key.litellm
-    elif model.backend is not None and not effective_prefix(inv, model).startswith("ollama"):
+    elif model.backend is not None and not inv.model_prefix(model).startswith("ollama"):
         # Without an api_key LiteLLM's OpenAI route sends the gateway's own OPENAI_API_KEY to this
         # local server (measured with 1.106.2): pin a harmless placeholder instead.
         params["api_key"] = NO_KEY_PLACEHOLDER
@@ -268,10 +243,6 @@ class ComposeView:
     redis_command: list[str] | None
 
 
-def _health_host(bind: str) -> str:
-    return "127.0.0.1" if bind in ("0.0.0.0", "127.0.0.1", "::", "") else bind
-
-
 def compose_view(inv: Inventory, host: Host) -> ComposeView:
     """The compose project of one gateway host.
 
@@ -293,7 +264,8 @@ def compose_view(inv: Inventory, host: Host) -> ComposeView:
     if gw.redis is not None and gw.redis.bundled:
         redis = BundledService(gw.redis.image, gw.redis.password.env_name)
     listen_host = gw.bind if host_network else "0.0.0.0"
-    health_url = f"http://{_health_host(listen_host)}:{gw.port}/health/liveliness"
+    health_host = gw.local_address if host_network else "127.0.0.1"
+    health_url = f"http://{health_host}:{gw.port}/health/liveliness"
     command = ["--config", "/app/config.yaml", "--host", listen_host, "--port", str(gw.port), "--num_workers", str(gw.workers)]
     redis_command = None
     if redis is not None:
@@ -338,7 +310,7 @@ class LitellmUnitView:
 def _after(inv: Inventory, host: Host) -> list[str]:
     after = ["network-online.target"]
     if inv.mesh is not None and host.mesh is not None:
-        after.append("tailscaled.service")
+        after.append(TAILSCALED_SERVICE)
     return after
 
 
@@ -408,9 +380,9 @@ def gateway_secrets(inv: Inventory) -> list[EnvVar]:
     add(gw.master_key, "LiteLLM master key (general_settings.master_key)")
     for m in inv.models:
         if m.backend is None:
-            add(model_key_ref(inv, m), f"{m.provider} API key")
+            add(inv.model_key_ref(m), f"{m.provider} API key")
         else:
-            add(model_key_ref(inv, m), f"API key of backend {m.backend}")
+            add(inv.model_key_ref(m), f"API key of backend {m.backend}")
     if gw.database is not None:
         if gw.database.url is not None:
             add(gw.database.url, "Postgres connection URL (general_settings.database_url)")
@@ -696,10 +668,10 @@ def plan_fleet(inv: Inventory) -> list[FileSpec]:
                 specs.append(
                     FileSpec(
                         h,
-                        f"{h}/systemd/litellm.service",
+                        f"{h}/systemd/{LITELLM_SERVICE}",
                         "systemd/litellm.service.j2",
                         litellm_unit_view(inv, host),
-                        f"{SYSTEMD_DIR}/litellm.service",
+                        f"{SYSTEMD_DIR}/{LITELLM_SERVICE}",
                         MODE_UNIT,
                         service,
                     )
@@ -716,7 +688,7 @@ def plan_fleet(inv: Inventory) -> list[FileSpec]:
                     ollama_dropin_view(inv, host, ollama[0]),
                     f"{SYSTEMD_DIR}/ollama.service.d/llmfleet.conf",
                     MODE_UNIT,
-                    "ollama.service",
+                    OLLAMA_SERVICE,
                 )
             )
             specs.append(
@@ -726,7 +698,7 @@ def plan_fleet(inv: Inventory) -> list[FileSpec]:
             )
         for b in backends:
             if b.kind == "llamacpp":
-                unit = f"llama-server-{b.name}.service"
+                unit = llama_service(b.name)
                 specs.append(
                     FileSpec(
                         h,
@@ -747,7 +719,7 @@ def plan_fleet(inv: Inventory) -> list[FileSpec]:
                     "headscale/config.yaml.j2",
                     view,
                     f"{HEADSCALE_ETC}/config.yaml",
-                    service="headscale.service",
+                    service=HEADSCALE_SERVICE,
                 )
             )
             specs.append(
@@ -757,18 +729,18 @@ def plan_fleet(inv: Inventory) -> list[FileSpec]:
                     "headscale/acl.hujson.j2",
                     acl_view(inv),
                     f"{HEADSCALE_ETC}/acl.hujson",
-                    service="headscale.service",
+                    service=HEADSCALE_SERVICE,
                 )
             )
             specs.append(
                 FileSpec(
                     h,
-                    f"{h}/systemd/headscale.service",
+                    f"{h}/systemd/{HEADSCALE_SERVICE}",
                     "systemd/headscale.service.j2",
                     view,
-                    f"{SYSTEMD_DIR}/headscale.service",
+                    f"{SYSTEMD_DIR}/{HEADSCALE_SERVICE}",
                     MODE_UNIT,
-                    "headscale.service",
+                    HEADSCALE_SERVICE,
                 )
             )
         if inv.mesh is not None and host.mesh is not None:
@@ -778,7 +750,7 @@ def plan_fleet(inv: Inventory) -> list[FileSpec]:
                     f"{h}/tailscale/up.args",
                     "tailscale/up.args.j2",
                     TailscaleView(inv.fleet, h, tailscale_up_args(inv, host)),
-                    f"{LLMFLEET_ETC}/tailscale-up.args",
+                    TAILSCALE_ARGS_FILE,
                 )
             )
     return specs

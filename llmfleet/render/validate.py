@@ -17,11 +17,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from llmfleet.inventory.model import Inventory
+from llmfleet.inventory.model import WILDCARD_BINDS, Inventory
 from llmfleet.inventory.problems import Problem
 from llmfleet.inventory.secrets import looks_like_literal_secret
 from llmfleet.inventory.yamlsource import YamlSourceError, load_plain_yaml
-from llmfleet.render.context import NO_KEY_PLACEHOLDER, ROLE_TAGS, intended_acl, parse_args_file
+from llmfleet.layout import ROLE_TAGS
+from llmfleet.render.context import NO_KEY_PLACEHOLDER, intended_acl, parse_args_file
 from llmfleet.render.engine import RenderedFile
 
 __all__ = ["HujsonError", "hujson_loads", "validate_rendered"]
@@ -39,7 +40,6 @@ LITELLM_SECTION_KEYS = {
         "master_key", "database_url", "store_prompts_in_spend_logs", "background_health_checks", "health_check_interval",
     },
 }  # fmt: skip
-UNSPECIFIED = {"0.0.0.0", "::", "[::]", ""}
 
 
 def _problem(f: RenderedFile | str, message: str, severity: str = "error") -> Problem:
@@ -301,7 +301,7 @@ def _check_unit(f: RenderedFile) -> Iterator[Problem]:
             yield _problem(f, "drop-in has no [Service] section")
         for value in _unit_values(f.content, "Environment"):
             name, _, val = value.strip('"').partition("=")
-            if name == "OLLAMA_HOST" and val.rpartition(":")[0] in UNSPECIFIED:
+            if name == "OLLAMA_HOST" and val.rpartition(":")[0] in WILDCARD_BINDS:
                 yield _problem(f, f"OLLAMA_HOST={val} exposes Ollama (no authentication) on every interface")
         return
     for section, key in (("Unit", "Description"), ("Service", "ExecStart"), ("Install", "WantedBy")):
@@ -315,7 +315,7 @@ def _check_unit(f: RenderedFile) -> Iterator[Problem]:
     if not args or not args[0].startswith("/"):
         yield _problem(f, "ExecStart= does not start with an absolute path")
     listen = _listen_address(args)
-    if "llama-server" in f.relpath and listen in UNSPECIFIED:
+    if "llama-server" in f.relpath and listen in WILDCARD_BINDS:
         yield _problem(f, f"llama-server listens on {listen!r}: bind it to the mesh IP or loopback")
     if any(a.startswith(("--api-key=",)) or a == "--api-key" for a in args):
         yield _problem(f, "passes an API key on the command line (use --api-key-file with a credential)")

@@ -10,7 +10,7 @@ import pytest
 
 from llmfleet.deploy.operations.headscale import MeshError, mint_preauth_key
 from llmfleet.deploy.operations.tailscale import AUTH_KEY_FILE, args_digest, join_command, join_mesh
-from llmfleet.deploy.paths import TAILSCALE_APPLIED
+from llmfleet.layout import TAILSCALE_APPLIED
 
 KEY = "hskey-auth-0123456789abcdefSECRETabcdef"
 ARGS = ["--login-server=https://hs.lab.example", "--hostname=gpu1", "--advertise-tags=tag:gpu", "--reset"]

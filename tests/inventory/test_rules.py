@@ -234,13 +234,11 @@ def test_systemd_venv_callbacks_without_a_pinned_package_are_a_warning(load_data
 
 
 def test_one_ollama_per_host_and_embeddings_use_the_embedding_route(problems_of, load_data, base) -> None:
-    from llmfleet.inventory.rules import effective_prefix
-
     base["models"].append({"name": "emb", "backend": "ollama-gpu1", "upstream": "nomic-embed-text", "mode": "embedding"})
     loaded = load_data(base)
     assert loaded.warnings == []  # `ollama/` is right for embeddings: no tools to drop
-    assert effective_prefix(loaded.inventory, loaded.inventory.model_by_name["emb"]) == "ollama"
-    assert effective_prefix(loaded.inventory, loaded.inventory.model_by_name["qwen"]) == "ollama_chat"
+    assert loaded.inventory.model_prefix(loaded.inventory.model_by_name["emb"]) == "ollama"
+    assert loaded.inventory.model_prefix(loaded.inventory.model_by_name["qwen"]) == "ollama_chat"
     base["backends"].append({"name": "ollama-2", "kind": "ollama", "host": "gpu1", "port": 11435, "ollama": {"version": "0.5.7"}})
     assert any("backends[2].host: host 'gpu1' already runs an Ollama backend" in p for p in problems_of(base))
 

@@ -13,8 +13,8 @@ from pyinfra.facts.files import File, FileContents
 
 from llmfleet.deploy.facts.files import VerifiedSha256
 from llmfleet.deploy.operations.util import first_line
-from llmfleet.deploy.paths import ARTIFACT_CACHE, ARTIFACT_HELPER
 from llmfleet.inventory.model import Artifact
+from llmfleet.layout import ARTIFACT_CACHE, ARTIFACT_HELPER
 
 #: Marker inside an installed artifact directory: the archive's SHA-256.
 INSTALLED_MARKER = ".llmfleet-artifact"

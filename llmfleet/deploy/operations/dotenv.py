@@ -18,8 +18,8 @@ from pyinfra import host
 from pyinfra.api import FileUploadCommand, QuoteString, StringCommand, operation
 from pyinfra.facts.files import File, Sha256File
 
-from llmfleet.deploy.paths import RUN_DIR
 from llmfleet.inventory.secrets import SecretError, SecretRef
+from llmfleet.layout import RUN_DIR
 
 _ENV_NAME_OK = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 

@@ -18,7 +18,7 @@ from pyinfra.api import QuoteString, StringCommand, operation
 from pyinfra.facts.files import Sha256File
 
 from llmfleet.deploy.operations.dotenv import SecretContent
-from llmfleet.deploy.paths import GATEWAY_HELPER
+from llmfleet.layout import GATEWAY_HELPER
 
 
 @operation()

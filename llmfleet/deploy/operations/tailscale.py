@@ -22,7 +22,7 @@ from pyinfra.facts.files import FileContents
 from llmfleet.deploy.facts.tailscale import TailscaleState, TailscaleStatus, parse_status
 from llmfleet.deploy.operations.headscale import MeshError, mint_preauth_key
 from llmfleet.deploy.operations.util import connector_kwargs, fail, first_line
-from llmfleet.deploy.paths import RUN_DIR, STATE_DIR, TAILSCALE_APPLIED
+from llmfleet.layout import RUN_DIR, STATE_DIR, TAILSCALE_APPLIED
 
 AUTH_KEY_FILE = f"{RUN_DIR}/ts-authkey"
 

@@ -6,7 +6,7 @@ from pyinfra import host
 from pyinfra.api import QuoteString, StringCommand, operation
 
 from llmfleet.deploy.facts.http import HttpStatus
-from llmfleet.deploy.paths import WAIT_HELPER
+from llmfleet.layout import WAIT_HELPER
 
 
 @operation()
