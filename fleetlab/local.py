@@ -316,7 +316,7 @@ def _up(lab: LocalLab, key_file: Path) -> int:
 def _run_check(cmd: str, lab: LocalLab, rest: list[str], out: Path | None) -> int:
     import typer.main
 
-    from llmfleet.checks.cli import check_command, health_command
+    from llmfleet.cli import app
 
     argv = [str(lab.inventory_path), "--gateway", lab.gateway_url, *rest]
     if cmd == "demo":
@@ -335,13 +335,11 @@ def _run_check(cmd: str, lab: LocalLab, rest: list[str], out: Path | None) -> in
             "--prom",
             str(out / "llmfleet_check.prom"),
         ]
-    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-    app.command()(health_command if cmd == "health" else check_command)
     command = typer.main.get_command(app)
     # The check reads the key from the env var the inventory names.
     os.environ[lab.key_env] = lab.environ[lab.key_env]
     try:
-        rv = command.main(args=argv, prog_name=f"llmfleet {'health' if cmd == 'health' else 'check'}", standalone_mode=False)
+        rv = command.main(args=["health" if cmd == "health" else "check", *argv], prog_name="llmfleet", standalone_mode=False)
     except SystemExit as exc:
         return int(exc.code or 0)
     except Exception as exc:  # click.UsageError and friends

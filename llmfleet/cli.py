@@ -1,4 +1,4 @@
-"""The ``llmfleet`` command line: schema, validate, render, import, check, health.
+"""The ``llmfleet`` command line: schema, validate, render, deploy, import, check, health.
 
 Exit codes: 0 success; 1 a check failed or a rendered tree is stale; 2 bad input (every problem
 is listed, with file, line and field; no traceback, nothing half-written).
@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from llmfleet.checks.cli import check_command, health_command
-from llmfleet.inventory import InventoryError, Loaded, Problem, dump_json_schema, load, overlay_for
+from llmfleet.cliargs import EnvOpt, InventoryArg, OverlayOpt, err, fail, load_or_exit, out, selected_overlay
+from llmfleet.inventory import dump_json_schema
 from llmfleet.inventory.problems import errors
 
 app = typer.Typer(
@@ -27,40 +27,6 @@ app = typer.Typer(
 )
 import_app = typer.Typer(help="Turn existing configs into an llmfleet inventory, reporting their mistakes.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
-
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-InventoryArg = Annotated[Path, typer.Argument(help="Inventory file, e.g. inventories/prod.yml.", show_default=False)]
-EnvOpt = Annotated[str | None, typer.Option("--env", help="Merge the overlay <inventory>.<ENV>.yml over the inventory.")]
-OverlayOpt = Annotated[Path | None, typer.Option("--overlay", help="Merge this overlay file over the inventory.")]
-
-
-def fail(problems: list[Problem], what: str = "inventory") -> NoReturn:
-    """Print every problem and exit 2."""
-    for p in problems:
-        err.print(str(p), markup=False)
-    n = len(errors(problems))
-    err.print(f"{n} error{'s' if n != 1 else ''} in the {what}; nothing was written.", markup=False)
-    raise typer.Exit(2)
-
-
-def load_or_exit(inventory: Path, env: str | None = None, overlay: Path | None = None) -> Loaded:
-    """Load an inventory (with its overlay), printing warnings; exit 2 listing all errors."""
-    if env and overlay:
-        err.print("use either --env or --overlay, not both")
-        raise typer.Exit(2)
-    if env:
-        overlay = overlay_for(inventory, env)
-        if not overlay.exists():
-            fail([Problem((), f"no overlay for environment '{env}' (expected {overlay})", file=str(inventory))])
-    try:
-        loaded = load(inventory, overlay)
-    except InventoryError as exc:
-        fail(exc.problems)
-    for warning in loaded.warnings:
-        err.print(str(warning), markup=False)
-    return loaded
 
 
 @app.command()
@@ -173,6 +139,25 @@ def import_litellm_cmd(
         err.print(format_findings(result.findings), markup=False)
         err.print(f"{len(result.findings)} finding(s): fix them in the draft before deploying.", markup=False)
         raise typer.Exit(1)
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def deploy(
+    ctx: typer.Context,
+    inventory: InventoryArg,
+    dry: Annotated[bool, typer.Option("--dry", help="Show what would change (pyinfra --dry --diff); change nothing.")] = False,
+    env: EnvOpt = None,
+    overlay: OverlayOpt = None,
+) -> None:
+    """Deploy the fleet with pyinfra (the packaged site deploy); further arguments go to pyinfra (-y, --limit HOST, -v, --json, ...).
+
+    The inventory is loaded and checked first: a bad one stops with every problem and exit 2 before any
+    host is contacted. Then pyinfra runs with its own progress and prompts; its exit code is this command's.
+    """
+    loaded = load_or_exit(inventory, env, overlay)
+    from llmfleet.deploy.runner import run_deploy
+
+    raise typer.Exit(run_deploy(loaded.inventory.fleet, inventory, selected_overlay(inventory, env, overlay), dry=dry, args=ctx.args))
 
 
 app.command("check")(check_command)

@@ -1,8 +1,8 @@
 """``llmfleet check`` and ``llmfleet health``: plain functions with typer-annotated parameters.
 
-Register them on the main app with ``app.command("check")(check_command)`` and
-``app.command("health")(health_command)``; ``python -m llmfleet.checks.cli check|health …`` runs them
-standalone. Exit codes: 0 every check passed, 1 a check failed, 2 could not run (bad inventory,
+The one ``llmfleet`` app (:mod:`llmfleet.cli`) registers them; the inventory argument, ``--env``,
+``--overlay`` and the inventory's problem format are the ones every command shares
+(:mod:`llmfleet.cliargs`). Exit codes: 0 every check passed, 1 a check failed, 2 could not run (bad inventory,
 gateway unreachable, missing or rejected key, unwritable report file). Failures are one line on
 stderr; no traceback (set ``LLMFLEET_DEBUG=1`` to get one for a checker bug).
 """
@@ -27,6 +27,7 @@ from llmfleet.checks.report import LiveProgress, render_terminal, write_json, wr
 from llmfleet.checks.results import Report
 from llmfleet.checks.runner import cannot_run_report, run_checks
 from llmfleet.checks.targets import CannotRun, gateway_url
+from llmfleet.cliargs import EnvOpt, InventoryArg, OverlayOpt, print_problems, summary, try_load
 
 
 class ToolChoiceOpt(StrEnum):
@@ -37,10 +38,8 @@ class ToolChoiceOpt(StrEnum):
     named = "named"
 
 
-InventoryArg = Annotated[Path, typer.Argument(help="The inventory file (YAML).", show_default=False)]
 ModelOpt = Annotated[list[str] | None, typer.Option("--model", "-m", metavar="NAME", help="Check only this model (repeatable).")]
 GatewayOpt = Annotated[str | None, typer.Option("--gateway", metavar="URL", help="Gateway base URL (default: from the inventory).")]
-OverlayOpt = Annotated[Path | None, typer.Option("--overlay", metavar="FILE", help="Inventory overlay file.")]
 JsonOpt = Annotated[
     Path | None, typer.Option("--json", metavar="FILE", help="Write the full results as JSON (schema: checks/report.schema.json).")
 ]
@@ -65,17 +64,13 @@ def _err(command: str, message: str) -> None:
     print(f"llmfleet {command}: {message}", file=sys.stderr)
 
 
-def _load(path: Path, overlay: Path | None):  # type: ignore[no-untyped-def]
-    from llmfleet.inventory import InventoryError, load_inventory
-
-    try:
-        return load_inventory(path, overlay), None
-    except InventoryError as exc:
-        problems = [str(p) for p in exc.problems if getattr(p, "severity", "error") == "error"] or [str(exc)]
-        more = f" (+{len(problems) - 1} more; run `llmfleet validate {path}`)" if len(problems) > 1 else ""
-        return None, f"invalid inventory: {problems[0]}{more}"
-    except OSError as exc:
-        return None, f"cannot read inventory {path}: {exc.strerror or exc}"
+def _load(path: Path, env: str | None, overlay: Path | None):  # type: ignore[no-untyped-def]
+    """The inventory, or ``None`` and the reason (its problems are printed first, as every command prints them)."""
+    loaded = try_load(path, env, overlay)
+    if isinstance(loaded, list):
+        print_problems(loaded)
+        return None, f"invalid inventory: {summary(loaded)} (listed above)"
+    return loaded.inventory, None
 
 
 def _write_reports(command: str, report: Report, json_out: Path | None, junit: Path | None, prom: Path | None) -> bool:
@@ -95,6 +90,7 @@ def execute(
     inventory: Path,
     options: Options,
     *,
+    env: str | None = None,
     overlay: Path | None = None,
     json_out: Path | None = None,
     junit: Path | None = None,
@@ -117,7 +113,7 @@ def execute(
         _write_reports(command, report, json_out, junit, prom)
         return 2
 
-    inv, problem = _load(inventory, overlay)
+    inv, problem = _load(inventory, env, overlay)
     if inv is None:
         return cannot(problem or "invalid inventory")
     try:
@@ -164,6 +160,7 @@ def check_command(
     inventory: InventoryArg,
     model: ModelOpt = None,
     gateway: GatewayOpt = None,
+    env: EnvOpt = None,
     overlay: OverlayOpt = None,
     samples: Annotated[int, typer.Option("--samples", min=1, max=1000, help="Warm latency samples per model.")] = 10,
     warmup: Annotated[int, typer.Option("--warmup", min=0, max=100, help="Unrecorded warm-up requests per model.")] = 2,
@@ -200,13 +197,14 @@ def check_command(
         timeouts=request_timeouts(timeout, stall_timeout, cold_timeout),
         global_timeout=global_timeout,
     )
-    raise typer.Exit(execute(inventory, options, overlay=overlay, json_out=json_out, junit=junit, prom=prom, quiet=quiet))
+    raise typer.Exit(execute(inventory, options, env=env, overlay=overlay, json_out=json_out, junit=junit, prom=prom, quiet=quiet))
 
 
 def health_command(
     inventory: InventoryArg,
     model: ModelOpt = None,
     gateway: GatewayOpt = None,
+    env: EnvOpt = None,
     overlay: OverlayOpt = None,
     concurrency: ConcurrencyOpt = 16,
     timeout: TimeoutOpt = 20.0,
@@ -232,14 +230,4 @@ def health_command(
         timeouts=request_timeouts(timeout),
         global_timeout=global_timeout,
     )
-    raise typer.Exit(execute(inventory, options, overlay=overlay, json_out=json_out, junit=junit, prom=prom, quiet=quiet))
-
-
-app = typer.Typer(
-    add_completion=False, no_args_is_help=True, help="llmfleet post-deploy checks (standalone).", pretty_exceptions_enable=False
-)
-app.command("check")(check_command)
-app.command("health")(health_command)
-
-if __name__ == "__main__":
-    app()
+    raise typer.Exit(execute(inventory, options, env=env, overlay=overlay, json_out=json_out, junit=junit, prom=prom, quiet=quiet))

@@ -89,12 +89,20 @@ def groups_from(inv: Inventory, inventory_path: Path, overlay: Path | None = Non
 def fleet_groups(fleet: str, environ: Mapping[str, str] | None = None, inventory_dir: Path | None = None) -> FleetGroups:
     """Load ``<inventory_dir>/<fleet>.yml`` (default ``./inventories``; plus ``$LLMFLEET_OVERLAY``) and build its pyinfra groups."""
     env = os.environ if environ is None else environ
-    path = ((inventory_dir or Path("inventories")) / f"{fleet}.yml").resolve()
-    overlay = Path(env["LLMFLEET_OVERLAY"]).resolve() if env.get("LLMFLEET_OVERLAY") else None
+    path = (inventory_dir or Path("inventories")) / f"{fleet}.yml"
+    overlay = Path(env["LLMFLEET_OVERLAY"]) if env.get("LLMFLEET_OVERLAY") else None
+    return file_groups(path, overlay, env)
+
+
+def file_groups(path: Path, overlay: Path | None = None, environ: Mapping[str, str] | None = None) -> FleetGroups:
+    """Load the inventory at ``path`` (plus ``overlay``) and build its pyinfra groups; a bad inventory stops with exit 2."""
+    env = os.environ if environ is None else environ
+    path = path.resolve()
+    overlay = overlay.resolve() if overlay else None
     try:
         inv = load_inventory(path, overlay)
     except InventoryError as exc:
         # pyinfra would print a traceback: say what is wrong (file:line field: problem, all of them) and stop.
-        print(f"{exc}\nllmfleet: fleet {fleet!r} does not load; no host was contacted.", file=sys.stderr)
+        print(f"{exc}\nllmfleet: {path.name} does not load; no host was contacted.", file=sys.stderr)
         raise SystemExit(2) from None
     return groups_from(inv, path, overlay, env)

@@ -147,7 +147,7 @@ def test_real_cli_check_reports_and_never_prints_the_key(lab: LocalLab, tmp_path
         [
             sys.executable,
             "-m",
-            "llmfleet.checks.cli",
+            "llmfleet.cli",
             "check",
             str(lab.inventory_path),
             "--gateway",

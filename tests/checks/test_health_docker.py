@@ -31,7 +31,7 @@ from typer.testing import CliRunner
 
 from fleetlab.faulty_backend import Behaviour, serve
 from llmfleet.checks import docker_state
-from llmfleet.checks.cli import app, execute
+from llmfleet.checks.cli import execute
 from llmfleet.checks.context import Options
 from llmfleet.checks.docker_state import MAX_RESTARTS, docker_targets
 from llmfleet.checks.http import Timeouts
@@ -39,6 +39,7 @@ from llmfleet.checks.report import prom_text, render_terminal
 from llmfleet.checks.results import CheckResult, Report
 from llmfleet.checks.runner import run_checks
 from llmfleet.checks.targets import CannotRun
+from llmfleet.cli import app
 from llmfleet.inventory.model import Inventory
 
 REPO = Path(__file__).resolve().parents[2]
