@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from llmfleet.programs import cache_dir
+
 __all__ = [
     "COMPOSE_VERSION",
     "LITELLM_VERSION",
@@ -91,12 +93,6 @@ LLAMA_SERVER = Program(
     "llama-server-{v}/llama-server",
 )
 PROGRAMS: dict[str, Program] = {p.name: p for p in (LITELLM, COMPOSE, LLAMA_SERVER)}
-
-
-def cache_dir() -> Path:
-    """The provisioning cache: ``$LLMFLEET_CACHE`` or ``~/.cache/llmfleet``."""
-    env = os.environ.get("LLMFLEET_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "llmfleet"
 
 
 def litellm_bin() -> Path:

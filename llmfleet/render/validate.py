@@ -22,6 +22,7 @@ from llmfleet.inventory.problems import Problem
 from llmfleet.inventory.secrets import looks_like_literal_secret
 from llmfleet.inventory.yamlsource import YamlSourceError, load_plain_yaml
 from llmfleet.layout import ROLE_TAGS
+from llmfleet.programs import ComposeMissing, compose_command
 from llmfleet.render.context import NO_KEY_PLACEHOLDER, intended_acl, parse_args_file
 from llmfleet.render.engine import RenderedFile
 
@@ -199,7 +200,7 @@ def _check_compose_structure(f: RenderedFile, doc: Any) -> Iterator[Problem]:
             yield _problem(f, f"service {name} image {image!r} is not pinned")
 
 
-def _run_compose(binary: Path, f: RenderedFile, siblings: list[RenderedFile]) -> Problem | None:
+def _run_compose(command: list[str], f: RenderedFile, siblings: list[RenderedFile]) -> Problem | None:
     with tempfile.TemporaryDirectory(prefix="llmfleet-compose-") as tmp:
         root = Path(tmp)
         names = _compose_vars(f.content)
@@ -211,10 +212,12 @@ def _run_compose(binary: Path, f: RenderedFile, siblings: list[RenderedFile]) ->
         (root / ".env").write_text("".join(f"{k}={v}\n" for k, v in dummies.items()), encoding="utf-8")
         compose = root / "docker-compose.yml"
         compose.write_text(f.content, encoding="utf-8")
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": tmp, **dummies}
+        # HOME is a scratch directory; DOCKER_CONFIG keeps the operator's `docker compose` plugin findable.
+        docker_config = os.environ.get("DOCKER_CONFIG") or str(Path.home() / ".docker")
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": tmp, "DOCKER_CONFIG": docker_config, **dummies}
         try:
             proc = subprocess.run(
-                [str(binary), "-f", str(compose), "--project-directory", tmp, "config", "-q"],
+                [*command, "-f", str(compose), "--project-directory", tmp, "config", "-q"],
                 capture_output=True, text=True, env=env, cwd=tmp, timeout=60, check=False,
             )  # fmt: skip
         except (OSError, subprocess.TimeoutExpired) as exc:
@@ -228,21 +231,15 @@ def _check_compose_files(compose_files: list[RenderedFile], files: list[Rendered
     if not compose_files:
         return
     try:
-        from fleetlab.programs import ProgramMissing, compose_bin
-    except ImportError as exc:  # pragma: no cover - partial install
-        for f in compose_files:
-            yield _problem(f, f"not checked with docker compose ({exc})", "warning")
-        return
-    try:
-        binary = compose_bin()
-    except ProgramMissing as exc:
+        command = compose_command()
+    except ComposeMissing as exc:
         for f in compose_files:
             yield _problem(f, f"not checked with docker compose: {exc}", "warning")
         return
     for f in compose_files:
         directory = PurePosixPath(f.relpath).parent
         siblings = [s for s in files if PurePosixPath(s.relpath).parent == directory and s is not f]
-        problem = _run_compose(binary, f, siblings)
+        problem = _run_compose(command, f, siblings)
         if problem is not None:
             yield problem
 

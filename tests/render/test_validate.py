@@ -29,7 +29,9 @@ def messages(problems, relpath: str) -> str:
 
 @pytest.fixture(autouse=True)
 def no_compose(monkeypatch, tmp_path):
-    """Unit tests do not run the compose binary (the real tests do)."""
+    """Unit tests do not run the compose binary (the real tests do): none on PATH, in the env var or the cache."""
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-path"))
+    monkeypatch.setenv("LLMFLEET_CACHE", str(tmp_path / "empty-cache"))
     monkeypatch.setenv("LLMFLEET_COMPOSE_BIN", str(tmp_path / "no-docker-compose"))
 
 
@@ -39,10 +41,12 @@ def test_clean_renders_have_no_errors(inventories, fleet):
     assert not errors(problems), [str(p) for p in problems]
 
 
-def test_a_missing_compose_binary_is_a_warning_naming_the_make_target(inventories):
+def test_a_missing_compose_binary_is_a_warning_saying_how_to_get_one(inventories):
     problems = validate_rendered(render_fleet(inventories["full"]), inventories["full"])
     (warning,) = [p for p in problems if p.path == ("rendered", "gw1/litellm/docker-compose.yml")]
-    assert warning.severity == "warning" and "make compose-bin" in warning.message
+    assert warning.severity == "warning" and "install Docker Compose v2" in warning.message
+    assert "docker-compose-plugin" in warning.message and "LLMFLEET_COMPOSE_BIN" in warning.message
+    assert "make " not in warning.message
 
 
 CONFIG = "gw1/litellm/config.yaml"
