@@ -11,7 +11,6 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
-from urllib.parse import urlsplit
 
 from llmfleet.inventory.problems import FieldPath, Problem, format_path
 from llmfleet.inventory.secrets import PUBLIC_EXAMPLE_KEYS, looks_like_literal_secret
@@ -110,14 +109,6 @@ def url_password(value: str) -> str | None:
 def mask_url(value: str) -> str:
     """``value`` with any embedded password replaced by ``****`` (``postgresql://litellm:****@db/x``)."""
     return _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:****@", value, count=1)
-
-
-def url_host(value: str) -> str | None:
-    """The host part of a URL (no credentials), or ``None``."""
-    try:
-        return urlsplit(value).hostname
-    except ValueError:
-        return None
 
 
 def describe_literal(value: str) -> str:

@@ -10,7 +10,7 @@ import pytest
 
 from llmfleet.deploy.facts.docker import ComposeRunning
 from llmfleet.deploy.facts.files import VerifiedSha256
-from llmfleet.deploy.facts.headscale import HeadscaleNodes, HeadscaleUsers
+from llmfleet.deploy.facts.headscale import HeadscaleUsers
 from llmfleet.deploy.facts.http import HttpStatus
 from llmfleet.deploy.facts.keys import KeyringFingerprints
 from llmfleet.deploy.facts.nvidia import NvidiaSmi, driver_branch
@@ -75,26 +75,6 @@ def test_headscale_users() -> None:
     assert fact.process(["null"]) == []
     assert fact.process(["2024-01-01 WRN something", "[]"]) == []
     assert HeadscaleUsers.default() == []
-
-
-def test_headscale_nodes() -> None:
-    out = json.dumps(
-        [
-            {
-                "id": "1",
-                "name": "gw1",
-                "given_name": "gw1",
-                "user": {"id": "1", "name": "llmfleet"},
-                "ip_addresses": ["100.64.0.1", "fd7a:115c:a1e0::1"],
-                "online": True,
-            },
-            {"id": "2", "name": "gpu1", "givenName": "gpu1", "user": {"name": "llmfleet"}, "ipAddresses": ["100.64.0.2"]},
-        ]
-    )
-    assert HeadscaleNodes().process([out]) == [
-        {"id": "1", "name": "gw1", "given_name": "gw1", "user": "llmfleet", "ips": ["100.64.0.1", "fd7a:115c:a1e0::1"], "online": True},
-        {"id": "2", "name": "gpu1", "given_name": "gpu1", "user": "llmfleet", "ips": ["100.64.0.2"], "online": False},
-    ]
 
 
 def test_ollama_models() -> None:

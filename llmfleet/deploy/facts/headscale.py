@@ -1,4 +1,4 @@
-"""Facts from the Headscale CLI on the control host: users and nodes (JSON output)."""
+"""Facts from the Headscale CLI on the control host: its users (JSON output)."""
 
 from __future__ import annotations
 
@@ -13,17 +13,6 @@ class HeadscaleUser(TypedDict):
 
     id: str
     name: str
-
-
-class HeadscaleNode(TypedDict):
-    """A node registered with Headscale."""
-
-    id: str
-    name: str
-    given_name: str
-    user: str
-    ips: list[str]
-    online: bool
 
 
 def _json_list(output: list[str]) -> list[dict[str, Any]]:
@@ -51,31 +40,3 @@ class HeadscaleUsers(FactBase[list[HeadscaleUser]]):
 
     def process(self, output: list[str]) -> list[HeadscaleUser]:
         return [{"id": str(u.get("id", "")), "name": str(u.get("name", ""))} for u in _json_list(output)]
-
-
-class HeadscaleNodes(FactBase[list[HeadscaleNode]]):
-    """Nodes registered with the running Headscale server (``headscale nodes list -o json``)."""
-
-    default = list
-
-    def requires_command(self) -> str:
-        return "headscale"
-
-    def command(self) -> str:
-        return "headscale nodes list -o json 2>/dev/null || true"
-
-    def process(self, output: list[str]) -> list[HeadscaleNode]:
-        nodes: list[HeadscaleNode] = []
-        for n in _json_list(output):
-            user = n.get("user") or {}
-            nodes.append(
-                {
-                    "id": str(n.get("id", "")),
-                    "name": str(n.get("name", "")),
-                    "given_name": str(n.get("given_name") or n.get("givenName") or n.get("name") or ""),
-                    "user": str(user.get("name", "")) if isinstance(user, dict) else str(user),
-                    "ips": [str(ip) for ip in (n.get("ip_addresses") or n.get("ipAddresses") or [])],
-                    "online": bool(n.get("online")),
-                }
-            )
-        return nodes

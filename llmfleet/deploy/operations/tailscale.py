@@ -9,7 +9,6 @@ operation argument, no printed output and no error message.
 from __future__ import annotations
 
 import hashlib
-import json
 import shlex
 import time
 from collections.abc import Sequence
@@ -157,8 +156,3 @@ def verify_online(expect_ip: str | None = None):
         f"not online on the mesh: state {status['backend_state']}, IPs {', '.join(status['ips']) or 'none'}"
         + (f"; the inventory says {expect_ip} (Headscale allocates in join order: check `headscale nodes list`)" if expect_ip else "")
     )
-
-
-def status_json(status: TailscaleState) -> str:
-    """``status`` as compact JSON (for messages and tests)."""
-    return json.dumps(status, sort_keys=True)
