@@ -1,6 +1,7 @@
 """The local loopback lab: a real LiteLLM gateway in front of real llama-servers, on this machine.
 
-Until the deploy issue can stand up real hosts, ``make demo`` and the real-program tests use this:
+No root, no booted hosts: ``make demo-local``, the checks' real-program tests and the mirror's
+tiny GGUFs use it (the booted lab is :mod:`fleetlab.hosts`, ``make demo``). What it does:
 
 1. load ``inventories/lab-local.yml`` (one host, roles gateway + gpu, llama.cpp backends bound to
    loopback, no mesh);
@@ -15,7 +16,7 @@ Until the deploy issue can stand up real hosts, ``make demo`` and the real-progr
    generated one (never printed; ``up`` writes it to a 0600 file);
 5. yield the gateway URL (:func:`run_local_lab`), and stop everything on exit.
 
-CLI (the Makefile's ``demo`` target runs ``demo``)::
+CLI (the Makefile's ``demo-local`` target runs ``demo``)::
 
     python -m fleetlab.local up      [--inventory FILE]   # run until Ctrl-C
     python -m fleetlab.local check   [--inventory FILE] [check options …]

@@ -41,7 +41,7 @@ class ToolChoiceOpt(StrEnum):
 ModelOpt = Annotated[list[str] | None, typer.Option("--model", "-m", metavar="NAME", help="Check only this model (repeatable).")]
 GatewayOpt = Annotated[str | None, typer.Option("--gateway", metavar="URL", help="Gateway base URL (default: from the inventory).")]
 JsonOpt = Annotated[
-    Path | None, typer.Option("--json", metavar="FILE", help="Write the full results as JSON (schema: checks/report.schema.json).")
+    Path | None, typer.Option("--json", metavar="FILE", help="Write the full results as JSON (schema: llmfleet/checks/report.schema.json).")
 ]
 JunitOpt = Annotated[Path | None, typer.Option("--junit", metavar="FILE", help="Write JUnit XML (one test case per subject × check).")]
 PromOpt = Annotated[Path | None, typer.Option("--prom", metavar="FILE", help="Write a Prometheus textfile-collector file.")]
