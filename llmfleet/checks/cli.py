@@ -26,6 +26,7 @@ from llmfleet.checks.http import Timeouts
 from llmfleet.checks.report import LiveProgress, render_terminal, write_json, write_junit, write_prom
 from llmfleet.checks.results import Report
 from llmfleet.checks.runner import cannot_run_report, run_checks
+from llmfleet.checks.sanitize import clean, one_line
 from llmfleet.checks.targets import CannotRun, gateway_url
 from llmfleet.cliargs import EnvOpt, InventoryArg, OverlayOpt, print_problems, summary, try_load
 
@@ -83,6 +84,9 @@ def _write_reports(command: str, report: Report, json_out: Path | None, junit: P
         except OSError as exc:
             _err(command, f"cannot write {flag} {path}: {exc.strerror or exc}")
             ok = False
+        except Exception as exc:  # a writer bug must not keep the other reports from being written
+            _err(command, f"cannot write {flag} {path}: internal error {type(exc).__name__}: {one_line(str(exc), 200)}")
+            ok = False
     return ok
 
 
@@ -106,6 +110,7 @@ def execute(
     out = console or Console(width=None if sys.stdout.isatty() else 160)
 
     def cannot(reason: str, **kw: object) -> int:
+        reason = clean(reason)
         _err(command, f"cannot run: {reason}")
         report = cannot_run_report(
             command, str(inventory), reason, options=options, started=started, duration_s=time.monotonic() - t0, **kw
@@ -137,9 +142,13 @@ def execute(
             raise
         msg = f"internal error: {type(exc).__name__}: {exc}".replace(key, "[REDACTED]")
         return cannot(msg + " (set LLMFLEET_DEBUG=1 for a traceback)", fleet=inv.fleet, gateway_url=url)
+    written = _write_reports(command, report, json_out, junit, prom)  # files first: a terminal problem cannot cost them
     if not quiet:
-        render_terminal(report, out)
-    if not _write_reports(command, report, json_out, junit, prom):
+        try:
+            render_terminal(report, out)
+        except Exception as exc:
+            _err(command, f"cannot print the terminal report: {type(exc).__name__}: {one_line(str(exc), 200)}")
+    if not written:
         return 2
     if report.exit_code == 1:
         names = ", ".join(f"{r.subject} {r.check}" for r in report.failed())

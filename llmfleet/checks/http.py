@@ -1,8 +1,8 @@
 """HTTP plumbing shared by the checks: bounded requests and honest error messages.
 
-Every request is bounded twice: httpx's own timeouts (connect, write, pool and *read*, the longest
-silence allowed between two chunks, which catches a backend that stalls mid-stream) and a total
-deadline with :func:`asyncio.timeout` (catches a backend that drips bytes forever). Any failure
+Every request is bounded: httpx's own timeouts (connect, write, pool), a total deadline with
+:func:`asyncio.timeout` (catches a backend that drips bytes forever) and, for a stream, the longest
+silence (:func:`llmfleet.checks.latency.timed_stream`: the first-byte wait, then the stall timeout). Any failure
 becomes a :class:`RequestFailed` whose message names what happened, never a traceback.
 """
 
@@ -28,11 +28,11 @@ class Timeouts:
     total: float = 60.0  # whole request, headers to last byte
     cold_total: float = 180.0  # the first request of a model (it may load the model)
 
-    def httpx(self, *, streaming: bool = True, total: float | None = None) -> httpx.Timeout:
-        """The httpx timeout object: read = stall for a stream; for a non-streamed request nothing
-        arrives until the answer is complete, so only the total deadline applies."""
-        # (+1 s so that the total deadline, with its clearer message, fires first)
-        read = self.stall if streaming else (total if total is not None else self.total) + 1.0
+    def httpx(self, *, total: float | None = None) -> httpx.Timeout:
+        """The httpx timeout object. Silence is bounded by the caller (a streamed request reschedules its own
+        first-byte/stall deadline; a non-streamed one sends nothing until the answer is complete, so only the total
+        deadline applies); httpx's read timeout is only a backstop (+1 s, so the clearer message fires first)."""
+        read = (total if total is not None else self.total) + 1.0
         return httpx.Timeout(connect=self.connect, read=read, write=self.stall, pool=self.total)
 
 
@@ -74,8 +74,10 @@ class Reply:
     """A complete, non-streamed HTTP response."""
 
     status: int
-    text: str
+    text: str  # decoded with replacement (for messages); judge ``raw``
     elapsed_ms: float
+    raw: bytes = b""
+    truncated: bool = False  # the body was longer than MAX_BODY: only the first MAX_BODY bytes are kept
 
     def json(self) -> Any:
         """The body decoded as JSON (raises ``ValueError``)."""
@@ -101,20 +103,25 @@ async def request(
     t0 = time.perf_counter_ns()
     try:
         async with asyncio.timeout(limit):
-            async with client.stream(
-                method, url, content=content, headers=hdrs, timeout=timeouts.httpx(streaming=False, total=limit)
-            ) as resp:
-                chunks: list[bytes] = []
-                size = 0
-                async for chunk in resp.aiter_bytes():
-                    chunks.append(chunk)
-                    size += len(chunk)
-                    if size > MAX_BODY:
-                        break
-                text = b"".join(chunks).decode("utf-8", "replace")
-                return Reply(resp.status_code, text, (time.perf_counter_ns() - t0) / 1e6)
+            async with client.stream(method, url, content=content, headers=hdrs, timeout=timeouts.httpx(total=limit)) as resp:
+                raw, truncated = await read_bounded(resp, MAX_BODY)
+                return Reply(resp.status_code, raw.decode("utf-8", "replace"), (time.perf_counter_ns() - t0) / 1e6, raw, truncated)
     except Exception as exc:
         raise describe(exc, url, timeouts, limit) from None
+
+
+async def read_bounded(resp: httpx.Response, limit: int) -> tuple[bytes, bool]:
+    """At most ``limit`` bytes of the body, and whether there was more (the rest is not read)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in resp.aiter_bytes():
+        room = limit - size
+        if len(chunk) > room:
+            chunks.append(chunk[:room])
+            return b"".join(chunks), True
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks), False
 
 
 def make_client(concurrency: int) -> httpx.AsyncClient:

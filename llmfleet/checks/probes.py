@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from llmfleet.checks.answers import ToolResponse, error_from_body, parse_completion
 from llmfleet.checks.context import Ctx, Timer, model_result
 from llmfleet.checks.http import RequestFailed, request
 from llmfleet.checks.latency import latency_body, summarize_samples, timed_stream
 from llmfleet.checks.results import CheckResult, LatencyStats, Overhead, Sample, ToolProbeResult
 from llmfleet.checks.targets import ModelTarget, backend_headers
-from llmfleet.checks.toolcall import SCENARIOS, ToolResponse, classify, error_from_body, parse_completion, request_body
+from llmfleet.checks.toolcall import SCENARIOS, classify, request_body
 
 Progress = Callable[[str], None]
 
@@ -40,41 +41,57 @@ async def _embedding_sample(ctx: Ctx, url: str, model: str, headers: dict[str, s
     return Sample(ok=ok, error=None if ok else "HTTP 200 without an embedding vector", http_status=200, e2e_ms=e2e)
 
 
-async def _chat_sample(ctx: Ctx, url: str, model: str, headers: dict[str, str], max_tokens: int, total: float) -> Sample:
-    out = await timed_stream(ctx.client, url, latency_body(model, max_tokens), headers=headers, timeouts=ctx.timeouts, total=total)
+async def _chat_sample(
+    ctx: Ctx, url: str, model: str, headers: dict[str, str], max_tokens: int, total: float, first_byte: float | None = None
+) -> Sample:
+    body = latency_body(model, max_tokens)
+    out = await timed_stream(ctx.client, url, body, headers=headers, timeouts=ctx.timeouts, total=total, first_byte=first_byte)
     return out.sample
 
 
 async def one_sample(
-    ctx: Ctx, t: ModelTarget, *, direct: bool = False, max_tokens: int | None = None, total: float | None = None
+    ctx: Ctx, t: ModelTarget, *, direct: bool = False, max_tokens: int | None = None, total: float | None = None, cold: bool = False
 ) -> Sample:
-    """One timed request of ``t`` through the gateway (or straight to its backend)."""
+    """One timed request of ``t`` through the gateway (or straight to its backend).
+
+    ``cold``: the model's first request; it may wait up to the cold timeout for its first byte.
+    """
     total = total if total is not None else ctx.timeouts.total
+    first_byte = ctx.timeouts.cold_total if cold else None
     mt = max_tokens if max_tokens is not None else ctx.options.max_tokens
     if direct:
         assert t.direct_chat_url and t.direct_model
         headers, _ = backend_headers(t.backend)
-        return await _chat_sample(ctx, t.direct_chat_url, t.direct_model, headers, mt, total)
+        return await _chat_sample(ctx, t.direct_chat_url, t.direct_model, headers, mt, total, first_byte)
     if t.model.mode == "embedding":
         return await _embedding_sample(ctx, ctx.url("/v1/embeddings"), t.name, ctx.auth(), total)
-    return await _chat_sample(ctx, ctx.url("/v1/chat/completions"), t.name, ctx.auth(), mt, total)
+    return await _chat_sample(ctx, ctx.url("/v1/chat/completions"), t.name, ctx.auth(), mt, total, first_byte)
+
+
+def _ttft_words(s: Sample) -> str:
+    if s.ttft_ms is None:
+        return f"first token (reasoning) {s.ttft_any_ms:.0f} ms, no visible output yet, " if s.ttft_any_ms is not None else ""
+    if s.ttft_any_ms is not None and s.ttft_any_ms + 1 < s.ttft_ms:
+        return f"TTFT {s.ttft_ms:.0f} ms (first token of any kind, reasoning included: {s.ttft_any_ms:.0f} ms), "
+    return f"TTFT {s.ttft_ms:.0f} ms, "
 
 
 async def answer(ctx: Ctx, t: ModelTarget, *, max_tokens: int) -> CheckResult:
-    """The first request of the run, timed on its own (it may load the model: cold)."""
+    """The first request of the run, timed on its own (it may load the model: cold).
+
+    It waits up to the cold timeout for the first byte (a loading model sends nothing); once bytes flow,
+    the stall timeout applies. An empty answer fails.
+    """
     timer = Timer()
-    s = await one_sample(ctx, t, max_tokens=max_tokens, total=ctx.timeouts.cold_total)
+    s = await one_sample(ctx, t, max_tokens=max_tokens, total=ctx.timeouts.cold_total, cold=True)
     if not s.ok:
         return model_result(t.name, "answer", "fail", f"no answer: {s.error}", timer, http_status=s.http_status, cold=s)
     if t.model.mode == "embedding":
         what = f"embedding in {s.e2e_ms:.0f} ms (first request)"
     else:
-        what = (
-            f"answered, first request (cold): TTFT {s.ttft_ms:.0f} ms, "
-            if s.ttft_ms is not None
-            else "answered with no content tokens, first request (cold): "
-        )
-        what += f"{s.e2e_ms:.0f} ms total, {s.output_tokens} tokens"
+        what = f"answered, first request (cold): {_ttft_words(s)}{s.e2e_ms:.0f} ms total, {s.output_tokens} tokens"
+        if s.capped:
+            what += f" ({s.capped})"
     return model_result(t.name, "answer", "pass", what, timer, http_status=s.http_status, cold=s)
 
 
@@ -97,23 +114,12 @@ async def tools(ctx: Ctx, t: ModelTarget, progress: Progress | None = None) -> C
                 progress(f"tools {spec.name}{' stream' if stream else ''}")
             body = request_body(spec, t.name, stream=stream, tool_choice=choice)
             t0 = time.perf_counter()
-            if stream:
-                out = await timed_stream(ctx.client, url, body, headers=ctx.auth(), timeouts=ctx.timeouts)
-                resp = out.assembler.response(out.http_status)
-                if (
-                    not out.sample.ok
-                    and out.sample.error
-                    and resp.error is None
-                    and not (out.http_status == 200 and "without finish_reason" in out.sample.error)
-                ):
-                    resp.error = out.sample.error
-            else:
-                try:
-                    reply = await request(ctx.client, "POST", url, timeouts=ctx.timeouts, headers=ctx.auth(), body=body)
-                    resp = parse_completion(reply.status, reply.text)
-                except RequestFailed as exc:
-                    resp = ToolResponse(http_status=exc.status, error=str(exc))
-            verdict = classify(spec, resp)
+            try:
+                resp = await _probe(ctx, url, body, stream=stream)
+                verdict = classify(spec, resp)
+            except Exception as exc:  # a checker bug on one answer costs that probe only
+                resp = ToolResponse(error=f"checker error: {type(exc).__name__}: {exc}")
+                verdict = classify(spec, resp)
             probes.append(
                 ToolProbeResult(
                     scenario=spec.name,
@@ -128,6 +134,7 @@ async def tools(ctx: Ctx, t: ModelTarget, progress: Progress | None = None) -> C
                     content=_cut(resp.content),
                     finish_reason=resp.finish_reason,
                     http_status=resp.http_status,
+                    capped=resp.capped,
                     duration_ms=(time.perf_counter() - t0) * 1000,
                 )
             )
@@ -147,6 +154,18 @@ async def tools(ctx: Ctx, t: ModelTarget, progress: Progress | None = None) -> C
         timer,
         tool_probes=probes,
     )
+
+
+async def _probe(ctx: Ctx, url: str, body: dict, *, stream: bool) -> ToolResponse:
+    """Send one tool probe; what came back, normalised (failures become ``error``)."""
+    if stream:
+        out = await timed_stream(ctx.client, url, body, headers=ctx.auth(), timeouts=ctx.timeouts)
+        return out.response()
+    try:
+        reply = await request(ctx.client, "POST", url, timeouts=ctx.timeouts, headers=ctx.auth(), body=body)
+    except RequestFailed as exc:
+        return ToolResponse(http_status=exc.status, error=str(exc))
+    return parse_completion(reply.status, reply.raw, truncated=reply.truncated)
 
 
 def _direct_skip(t: ModelTarget) -> str | None:
@@ -188,6 +207,8 @@ def _fmt(stats: LatencyStats) -> str:
     parts = []
     if stats.ttft_ms:
         parts.append(f"TTFT p50 {stats.ttft_ms.p50:.0f} / p95 {stats.ttft_ms.p95:.0f} ms")
+    if stats.ttft_any_ms and (not stats.ttft_ms or stats.ttft_any_ms.p50 + 1 < stats.ttft_ms.p50):
+        parts.append(f"first token of any kind p50 {stats.ttft_any_ms.p50:.0f} / p95 {stats.ttft_any_ms.p95:.0f} ms")
     if stats.tpot_ms:
         parts.append(f"{stats.tpot_ms.p50:.1f} ms/token")
     if stats.e2e_ms:
@@ -205,10 +226,12 @@ def judge_latency(t: ModelTarget, stats: LatencyStats, duration_ms: float | None
         return model_result(t.name, "latency", "pass", f"{_fmt(stats)} (no SLO in the inventory)", **kw)
     if not stats.slo_met:
         breaches = []
-        if stats.slo_ttft_p95_ms is not None and stats.ttft_ms and stats.ttft_ms.p95 > stats.slo_ttft_p95_ms:
-            breaches.append(f"TTFT p95 {stats.ttft_ms.p95:.0f} ms > SLO {stats.slo_ttft_p95_ms} ms")
-        if stats.slo_ttft_p95_ms is not None and stats.ttft_ms is None:
-            breaches.append("no token came back, so TTFT cannot meet its SLO")
+        judged = stats.judged_ttft()
+        counted = "first token of any kind" if stats.slo_ttft_counts == "any" else "first visible output"
+        if stats.slo_ttft_p95_ms is not None and judged and judged.p95 > stats.slo_ttft_p95_ms:
+            breaches.append(f"TTFT p95 {judged.p95:.0f} ms ({counted}) > SLO {stats.slo_ttft_p95_ms} ms")
+        if stats.slo_ttft_p95_ms is not None and judged is None:
+            breaches.append(f"no {'token' if stats.slo_ttft_counts == 'any' else 'visible output'} came back, so TTFT cannot meet its SLO")
         if stats.slo_e2e_p95_ms is not None and stats.e2e_ms and stats.e2e_ms.p95 > stats.slo_e2e_p95_ms:
             breaches.append(f"e2e p95 {stats.e2e_ms.p95:.0f} ms > SLO {stats.slo_e2e_p95_ms} ms")
         return model_result(t.name, "latency", "fail", "SLO missed: " + "; ".join(breaches or ["see samples"]), **kw)
@@ -254,7 +277,11 @@ async def latency_and_overhead(
     slo = t.model.slo
     chat = t.model.mode == "chat"
     gw = summarize_samples(
-        gw_samples, target="gateway", slo_ttft_ms=slo.ttft_p95_ms if slo and chat else None, slo_e2e_ms=slo.e2e_p95_ms if slo else None
+        gw_samples,
+        target="gateway",
+        slo_ttft_ms=slo.ttft_p95_ms if slo and chat else None,
+        slo_e2e_ms=slo.e2e_p95_ms if slo else None,
+        ttft_counts=slo.ttft_counts if slo else "visible",
     )
     lat = judge_latency(t, gw, timer.ms())
     if not want_overhead:

@@ -57,6 +57,9 @@ ToolOutcome = Literal[
     "tool_call_in_content",
     "stream_mismatch",
     "unexpected_tool_call",
+    "malformed_call",
+    "empty_answer",
+    "finish_mismatch",
     "error",
 ]
 TOOL_OUTCOMES: tuple[str, ...] = ToolOutcome.__args__  # type: ignore[attr-defined]
@@ -88,6 +91,7 @@ class ToolProbeResult(_Model):
     content: str | None = Field(default=None, description="Text content that came back (truncated to 300 characters).")
     finish_reason: str | None = Field(default=None, description="finish_reason of the choice, as sent.")
     http_status: int | None = Field(default=None, description="HTTP status of the response (null on timeout/connect error).")
+    capped: str | None = Field(default=None, description="A size cap that was hit (the rest of the answer was not judged), if any.")
     duration_ms: float = Field(description="Wall time of the request in ms.")
 
 
@@ -97,11 +101,21 @@ class Sample(_Model):
     ok: bool = Field(description="The request succeeded (HTTP 200, complete stream).")
     error: str | None = Field(default=None, description="Why it failed (HTTP status and upstream message, or timeout).")
     http_status: int | None = None
-    ttft_ms: float | None = Field(default=None, description="Request sent → first chunk with non-empty content or tool-call delta.")
+    ttft_ms: float | None = Field(
+        default=None,
+        description="Time to first visible output: request sent → first chunk with non-empty content or a tool-call delta "
+        "(a reasoning model's thinking does not count).",
+    )
+    ttft_any_ms: float | None = Field(
+        default=None,
+        description="Time to first token of any kind: request sent → first chunk with content, a tool-call delta or "
+        "reasoning (`reasoning_content`/`reasoning`). Equal to `ttft_ms` for a model that does not reason.",
+    )
     tpot_ms: float | None = Field(default=None, description="(last token time − first token time) / (output tokens − 1).")
     e2e_ms: float | None = Field(default=None, description="Request sent → end of the response.")
     output_tokens: int | None = Field(default=None, description="usage.completion_tokens when reported, else content chunks.")
     tokens_per_s: float | None = Field(default=None, description="output_tokens / e2e (whole request, TTFT included).")
+    capped: str | None = Field(default=None, description="A size cap that was hit (the rest of the answer was not kept), if any.")
 
 
 class Quantiles(_Model):
@@ -119,14 +133,23 @@ class LatencyStats(_Model):
     target: Literal["gateway", "backend"] = Field(description="Measured through the gateway or straight against the backend.")
     samples: int = Field(description="Requested sample count.")
     ok_samples: int = Field(description="Samples that succeeded.")
-    ttft_ms: Quantiles | None = None
+    ttft_ms: Quantiles | None = Field(default=None, description="Time to first visible output (see Sample.ttft_ms).")
+    ttft_any_ms: Quantiles | None = Field(default=None, description="Time to first token of any kind (see Sample.ttft_any_ms).")
     tpot_ms: Quantiles | None = None
     e2e_ms: Quantiles | None = None
     tokens_per_s: Quantiles | None = None
     errors: list[str] = Field(default_factory=list, description="Distinct errors of failed samples.")
     slo_ttft_p95_ms: int | None = Field(default=None, description="The inventory's objective, if any.")
+    slo_ttft_counts: Literal["visible", "any"] | None = Field(
+        default=None,
+        description="Which TTFT the objective judges (the inventory's `slo.ttft_counts`): `visible` → `ttft_ms`, `any` → `ttft_any_ms`.",
+    )
     slo_e2e_p95_ms: int | None = None
     slo_met: bool | None = Field(default=None, description="Both objectives met (null: no SLO in the inventory).")
+
+    def judged_ttft(self) -> Quantiles | None:
+        """The TTFT quantiles the objective judges (``slo_ttft_counts``; visible output by default)."""
+        return self.ttft_any_ms if self.slo_ttft_counts == "any" else self.ttft_ms
 
 
 class ModelsDiff(_Model):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -22,7 +22,8 @@ from typing import Any
 from llmfleet.checks import backends, docker_state, gateway, probes
 from llmfleet.checks.context import Ctx, Options, gateway_result, model_result
 from llmfleet.checks.http import make_client
-from llmfleet.checks.results import EXIT_CODES, CheckName, CheckResult, Report, summarize
+from llmfleet.checks.results import EXIT_CODES, CheckName, CheckResult, Report, Status, summarize
+from llmfleet.checks.sanitize import clean_value
 from llmfleet.checks.targets import CannotRun, ModelTarget, gateway_url, model_targets
 from llmfleet.inventory.model import Inventory
 
@@ -51,12 +52,31 @@ class _ModelRun:
     phase: str = "queued"
     started: bool = False
     on_result: Callable[[CheckResult], None] | None = None
+    finish: Callable[[CheckResult], CheckResult] = lambda r: r
 
     def record(self, result: CheckResult) -> None:
-        """Keep a finished check and tell the progress display at once."""
+        """Keep a finished check (sanitised and redacted) and tell the progress display at once."""
+        result = self.finish(result)
         self.results[result.check] = result
         if self.on_result:
             self.on_result(result)
+
+    def record_rest(self, status: Status, message: str) -> None:
+        """Every planned check without a result gets ``status`` with ``message``."""
+        for check in self.plan:
+            if check not in self.results:
+                self.record(model_result(self.target.name, check, status, message))
+
+    async def contained(self, checks: list[CheckName], step: Callable[[], Awaitable[list[CheckResult]]]) -> None:
+        """Run one step; a checker exception fails that step's checks only (the model's other steps still run)."""
+        try:
+            for result in await step():
+                self.record(result)
+        except Exception as exc:
+            reason = f"checker error while at '{self.phase}': {type(exc).__name__}: {exc}"
+            for check in checks:
+                if check not in self.results:
+                    self.record(model_result(self.target.name, check, "fail", reason[:500]))
 
 
 async def _run_model(ctx: Ctx, run: _ModelRun, sem: asyncio.Semaphore, progress: ProgressFn | None) -> None:
@@ -67,22 +87,34 @@ async def _run_model(ctx: Ctx, run: _ModelRun, sem: asyncio.Semaphore, progress:
         if progress:
             progress(t.name, phase)
 
+    async def one(coro: Awaitable[CheckResult]) -> list[CheckResult]:
+        return [await coro]
+
     async with sem:
         run.started = True
         step("backend")
-        run.record(await backends.check_backend(ctx, t))
+        await run.contained(["backend"], lambda: one(backends.check_backend(ctx, t)))
         step("answer (cold)")
         cold_tokens = 1 if ctx.options.command == "health" else ctx.options.max_tokens
-        run.record(await probes.answer(ctx, t, max_tokens=cold_tokens))
+        await run.contained(["answer"], lambda: one(probes.answer(ctx, t, max_tokens=cold_tokens)))
+        first = run.results.get("answer")
+        if first is not None and first.status == "fail":
+            # down: a dead model costs one cold timeout, not every probe's timeout
+            reason = first.message.removeprefix(f"{t.name} answer: ")
+            run.record_rest("skip", f"not probed: the model is down (its first request failed: {reason})"[:500])
+            step("")
+            return
         if "tools" in run.plan:
             step("tools")
-            run.record(await probes.tools(ctx, t, progress=step))
+            await run.contained(["tools"], lambda: one(probes.tools(ctx, t, progress=step)))
         if "latency" in run.plan:
             step("latency")
-            lat, ov = await probes.latency_and_overhead(ctx, t, want_overhead="overhead" in run.plan, progress=step)
-            run.record(lat)
-            if ov is not None:
-                run.record(ov)
+
+            async def latency() -> list[CheckResult]:
+                lat, ov = await probes.latency_and_overhead(ctx, t, want_overhead="overhead" in run.plan, progress=step)
+                return [lat] if ov is None else [lat, ov]
+
+            await run.contained([c for c in run.plan if c in ("latency", "overhead")], latency)
         step("")
 
 
@@ -107,6 +139,11 @@ async def run_checks(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + options.global_timeout
     results: list[CheckResult] = []
+    secrets = [master_key, *_backend_secrets(inventory)]
+
+    def finish(r: CheckResult) -> CheckResult:
+        return finish_result(r, secrets)
+
     async with make_client(options.concurrency) as client:
         ctx = Ctx(inventory, url, master_key, options, client)
         if progress:
@@ -118,6 +155,7 @@ async def run_checks(
             raise CannotRun(
                 f"the gateway checks at {url} did not finish within the global timeout ({options.global_timeout:g} s)"
             ) from None
+        gw = [finish(r) for r in gw]
         results += gw
         if progress:
             progress("gateway", "")
@@ -128,7 +166,7 @@ async def run_checks(
         if options.command == "health":
             bound = max(0.1, min(options.timeouts.total, deadline - loop.time()))
             containers = asyncio.create_task(docker_state.container_checks(inventory, docker, bound, on_result=on_result))
-        runs = [_ModelRun(t, planned_checks(options, t), on_result=on_result) for t in targets]
+        runs = [_ModelRun(t, planned_checks(options, t), on_result=on_result, finish=finish) for t in targets]
         sem = asyncio.Semaphore(max(1, options.concurrency))
         tasks = {asyncio.create_task(_run_model(ctx, r, sem, progress)): r for r in runs}
         remaining = max(0.0, deadline - loop.time())
@@ -138,22 +176,17 @@ async def run_checks(
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
         if containers is not None:
-            results += await containers
+            results += [finish(r) for r in await containers]
         for task, run in tasks.items():
-            crash = None
             if task in done and not task.cancelled() and task.exception() is not None:
                 exc = task.exception()
-                crash = f"checker error while at '{run.phase}': {type(exc).__name__}: {exc}"
-            for check in run.plan:
-                if check in run.results:
-                    continue
-                if crash:
-                    message = crash
-                elif run.started:
-                    message = f"not finished within the global timeout ({options.global_timeout:g} s); was at '{run.phase}'"
-                else:
-                    message = f"not started within the global timeout ({options.global_timeout:g} s, concurrency {options.concurrency})"
-                run.record(model_result(run.target.name, check, "fail", message))
+                run.record_rest("fail", f"checker error while at '{run.phase}': {type(exc).__name__}: {exc}"[:500])
+            elif run.started:
+                run.record_rest("fail", f"not finished within the global timeout ({options.global_timeout:g} s); was at '{run.phase}'")
+            else:
+                run.record_rest(
+                    "fail", f"not started within the global timeout ({options.global_timeout:g} s, concurrency {options.concurrency})"
+                )
             results += [run.results[check] for check in run.plan]
     summary = summarize(results)
     outcome = "fail" if summary.failed else "pass"
@@ -170,7 +203,7 @@ async def run_checks(
         summary=summary,
         results=results,
     )
-    return redact_report(report, [master_key, *_backend_secrets(inventory)])
+    return redact_report(report, secrets)
 
 
 def _backend_secrets(inventory: Inventory) -> list[str]:
@@ -222,12 +255,19 @@ def _redact(value: Any, secrets: list[str]) -> Any:
     return value
 
 
+def _usable(secrets: list[str]) -> list[str]:
+    return sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+
+
+def finish_result(result: CheckResult, secrets: list[str]) -> CheckResult:
+    """``result`` with every string sanitised (:mod:`llmfleet.checks.sanitize`) and every secret (length ≥ 4) replaced."""
+    data = _redact(clean_value(result.model_dump(mode="json")), _usable(secrets))
+    return CheckResult.model_validate(data)
+
+
 def redact_report(report: Report, secrets: list[str]) -> Report:
-    """A copy of ``report`` with every occurrence of every secret (length ≥ 4) replaced."""
-    secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
-    if not secrets:
-        return report
-    return Report.model_validate(_redact(report.model_dump(mode="json"), secrets))
+    """A copy of ``report`` with every string sanitised and every occurrence of every secret (length ≥ 4) replaced."""
+    return Report.model_validate(_redact(clean_value(report.model_dump(mode="json")), _usable(secrets)))
 
 
 __all__ = ["CannotRun", "Options", "ProgressFn", "cannot_run_report", "gateway_result", "planned_checks", "redact_report", "run_checks"]

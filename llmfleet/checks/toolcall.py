@@ -1,35 +1,45 @@
-"""The fixed tool-calling probe: tools, scenarios, response assembly and the classifier.
+"""The fixed tool-calling probe: tools, scenarios, and the classifier that judges every call.
 
 Everything here is pure (no I/O) so that it is unit-tested with hand-written responses. The
 runner sends :func:`request_body` through the gateway, turns what came back into a
 :class:`ToolResponse` (:func:`parse_completion` for a JSON body, :class:`StreamAssembler` for an
-SSE stream) and asks :func:`classify` for the verdict.
+SSE stream, both in :mod:`llmfleet.checks.answers`) and asks :func:`classify` for the verdict.
 
 Classes (see :data:`llmfleet.checks.results.ToolOutcome`), decided in this order:
 
-1. ``error`` — HTTP status other than 200, timeout, connection error, an error event in the
-   stream; the upstream message is kept.
+1. ``error`` — HTTP status other than 200, timeout, connection error, invalid UTF-8 or a body
+   that is not strict JSON, an error event in the stream; the upstream message is kept.
 2. ``stream_mismatch`` — streamed deltas that do not assemble into a call: a fragment changes the
-   function name, a call never gets a name, arguments fragments that are not strings, each
-   fragment repeating the whole arguments object, undecodable events, or a stream that ends
-   without ``finish_reason`` and without ``[DONE]``.
-3. With ``tool_calls`` present: ``unexpected_tool_call`` when the question needed no tool,
-   ``wrong_tool`` when the called tool is not the one needed, ``malformed_arguments`` when the
-   arguments are not a JSON object or not valid against the tool's JSON schema, else ``ok``.
-4. Without ``tool_calls``: ``tool_call_in_content`` when the text carries a call
-   (``<tool_call>`` tags, ``[TOOL_CALLS]``, ``<|python_tag|>``, ``<function=…>``, a JSON object
-   naming one of the tools or shaped like its arguments, or ``tool_name(…)``);
+   function name or id, a call never gets a name, arguments fragments that are not strings, each
+   fragment repeating the whole arguments object, undecodable or over-cap events, or a stream
+   that ends without ``finish_reason`` and without ``[DONE]``.
+3. With ``tool_calls`` present, **every** call is judged, in order, as a client would run it:
+   ``unexpected_tool_call`` when the question needed no tool; per call ``wrong_tool`` when its
+   name was not offered, ``malformed_call`` when it has no name or no ``id`` (or a duplicate one,
+   or a ``type`` other than ``function``), ``malformed_arguments`` when the arguments are not a
+   strict-JSON object (``NaN``/``Infinity`` and duplicate keys refused) or not valid against the
+   tool's JSON Schema (:mod:`jsonschema`, the draft the schema declares, 2020-12 by default);
+   then ``wrong_tool`` when no call is of the needed tool or another tool is called too; else ``ok``.
+4. Without ``tool_calls``: ``finish_mismatch`` when ``finish_reason`` says ``tool_calls``;
+   ``tool_call_in_content`` when the visible text carries a call (:mod:`llmfleet.checks.textcalls`;
+   reasoning blocks are never read as calls); ``empty_answer`` when nothing visible came back;
    ``no_tool_call`` when a tool was needed; else ``ok`` (the no-tool question answered in text).
 """
 
 from __future__ import annotations
 
 import json
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cache
 from typing import Any, Literal
 
+import jsonschema
+import jsonschema.validators
+
+from llmfleet.checks import strictjson
+from llmfleet.checks.answers import StreamAssembler, ToolCall, ToolResponse, error_from_body, parse_completion
 from llmfleet.checks.results import ToolOutcome
+from llmfleet.checks.textcalls import call_in_text as _call_in_text
 
 Scenario = Literal["lookup", "choose", "no_tool"]
 ToolChoice = Literal["auto", "required", "named"]
@@ -134,298 +144,32 @@ def request_body(
     return body
 
 
-# ----------------------------------------------------------------------------- responses
-@dataclass
-class ToolCall:
-    """One call as it came back: the function name and the raw arguments string."""
-
-    name: str | None
-    arguments: Any  # normally a str; anything else is reported as malformed
-
-
-@dataclass
-class ToolResponse:
-    """What came back for one probe, normalised from a JSON body or an assembled stream."""
-
-    http_status: int | None = None
-    error: str | None = None
-    content: str | None = None
-    tool_calls: list[ToolCall] = field(default_factory=list)
-    finish_reason: str | None = None
-    stream_problem: str | None = None
-
-
-def _error_message(payload: Any) -> str:
-    """The upstream error message from an OpenAI/LiteLLM error body, or a compact dump."""
-    if isinstance(payload, dict):
-        err = payload.get("error", payload)
-        if isinstance(err, dict):
-            msg = err.get("message") or err.get("detail") or json.dumps(err)[:300]
-            return str(msg)
-        if isinstance(err, str):
-            return err
-        detail = payload.get("detail")
-        if detail:
-            return str(detail)
-    return str(payload)[:300]
-
-
-def error_from_body(status: int, text: str) -> str:
-    """``HTTP 500: <upstream message>`` from an error response body."""
-    try:
-        msg = _error_message(json.loads(text))
-    except ValueError:
-        msg = text.strip()
-    msg = " ".join(msg.split())
-    return f"HTTP {status}: {msg[:400]}" if msg else f"HTTP {status}"
-
-
-def parse_completion(status: int, text: str) -> ToolResponse:
-    """Normalise a non-streamed chat-completions response."""
-    if status != 200:
-        return ToolResponse(http_status=status, error=error_from_body(status, text))
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return ToolResponse(http_status=status, error=f"HTTP 200 but the body is not JSON: {text[:200]!r}")
-    if not isinstance(data, dict) or not data.get("choices"):
-        if isinstance(data, dict) and "error" in data:
-            return ToolResponse(http_status=status, error=f"HTTP 200 with an error: {_error_message(data)}")
-        return ToolResponse(http_status=status, error=f"HTTP 200 but no choices in the response: {text[:200]!r}")
-    choice = data["choices"][0] or {}
-    message = choice.get("message") or {}
-    calls = []
-    for tc in message.get("tool_calls") or []:
-        fn = (tc or {}).get("function") or {}
-        calls.append(ToolCall(fn.get("name"), fn.get("arguments")))
-    return ToolResponse(
-        http_status=status,
-        content=message.get("content"),
-        tool_calls=calls,
-        finish_reason=choice.get("finish_reason"),
-    )
-
-
-class StreamAssembler:
-    """Assemble streamed chat-completion chunks into a :class:`ToolResponse`, noting structural problems."""
-
-    def __init__(self) -> None:
-        self.content_parts: list[str] = []
-        self.names: dict[int, str | None] = {}
-        self.fragments: dict[int, list[Any]] = {}
-        self.finish_reason: str | None = None
-        self.done = False
-        self.error: str | None = None
-        self.problems: list[str] = []
-
-    def feed_event(self, data: str) -> None:
-        """Take one SSE ``data:`` payload (without the prefix)."""
-        if data.strip() == "[DONE]":
-            self.done = True
-            return
-        try:
-            chunk = json.loads(data)
-        except ValueError:
-            self.problems.append(f"undecodable stream event {data[:80]!r}")
-            return
-        self.feed_chunk(chunk)
-
-    def feed_chunk(self, chunk: Any) -> None:
-        """Take one decoded chunk."""
-        if not isinstance(chunk, dict):
-            self.problems.append(f"stream event is not an object: {str(chunk)[:80]!r}")
-            return
-        if "error" in chunk and not chunk.get("choices"):
-            self.error = f"error in stream: {_error_message(chunk)}"
-            return
-        for choice in chunk.get("choices") or []:
-            delta = choice.get("delta") or {}
-            if isinstance(delta.get("content"), str):
-                self.content_parts.append(delta["content"])
-            for pos, tc in enumerate(delta.get("tool_calls") or []):
-                self._feed_call_delta(pos, tc or {})
-            if choice.get("finish_reason"):
-                self.finish_reason = choice["finish_reason"]
-
-    def _feed_call_delta(self, pos: int, tc: dict[str, Any]) -> None:
-        index = tc.get("index", pos)
-        if not isinstance(index, int):
-            self.problems.append(f"tool-call delta with a non-integer index {index!r}")
-            return
-        fn = tc.get("function") or {}
-        name = fn.get("name")
-        if name:
-            known = self.names.get(index)
-            if known and known != name:
-                self.problems.append(f"tool call {index} changes name from {known!r} to {name!r} mid-stream")
-            self.names[index] = known or name
-        else:
-            self.names.setdefault(index, None)
-        args = fn.get("arguments")
-        if args is not None:
-            self.fragments.setdefault(index, []).append(args)
-
-    def response(self, http_status: int | None = 200) -> ToolResponse:
-        """The assembled response and the first structural problem, if any."""
-        problems = list(self.problems)
-        calls: list[ToolCall] = []
-        for index in sorted(self.names):
-            frags = self.fragments.get(index, [])
-            name = self.names[index]
-            if name is None:
-                problems.append(f"tool call {index} never received a function name")
-            if any(not isinstance(f, str) for f in frags):
-                problems.append(f"tool call {index}: arguments fragments are not strings")
-                calls.append(ToolCall(name, next((f for f in frags if not isinstance(f, str)), None)))
-                continue
-            joined = "".join(frags)
-            if len([f for f in frags if f.strip()]) >= 2 and not _is_json(joined) and all(_is_json_object(f) for f in frags if f.strip()):
-                problems.append(f"tool call {index}: every delta repeats the whole arguments (not incremental)")
-            calls.append(ToolCall(name, joined))
-        if not self.done and self.finish_reason is None and self.error is None:
-            problems.append("the stream ended without finish_reason and without [DONE]")
-        content = "".join(self.content_parts) if self.content_parts else None
-        return ToolResponse(
-            http_status=http_status,
-            error=self.error,
-            content=content,
-            tool_calls=calls,
-            finish_reason=self.finish_reason,
-            stream_problem=problems[0] if problems else None,
-        )
-
-
-def _is_json(text: str) -> bool:
-    try:
-        json.loads(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _is_json_object(text: str) -> bool:
-    try:
-        return isinstance(json.loads(text), dict)
-    except ValueError:
-        return False
-
-
 # ----------------------------------------------------------------------------- schema
-def schema_errors(value: Any, schema: dict[str, Any], path: str = "") -> list[str]:
-    """Validate ``value`` against the subset of JSON Schema the fixed tools use.
-
-    Supported: ``type`` (object, string, number, integer, boolean), ``enum``, ``minimum``,
-    ``maximum``, ``properties``, ``required``, ``additionalProperties: false``. Returns messages;
-    empty means valid. (The test-suite cross-checks this against the ``jsonschema`` package.)
-    """
-    where = path or "arguments"
-    errors: list[str] = []
-    typ = schema.get("type")
-    if typ == "object":
-        if not isinstance(value, dict):
-            return [f"{where} is not an object"]
-        props = schema.get("properties", {})
-        for req in schema.get("required", []):
-            if req not in value:
-                errors.append(f"{where}: missing required '{req}'")
-        if schema.get("additionalProperties") is False:
-            for key in value:
-                if key not in props:
-                    errors.append(f"{where}: unexpected property '{key}'")
-        for key, sub in props.items():
-            if key in value:
-                errors += schema_errors(value[key], sub, f"{path}.{key}" if path else key)
-        return errors
-    if typ == "string" and not isinstance(value, str):
-        return [f"{where} is not a string: {value!r}"]
-    integral = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
-    if typ == "integer" and (isinstance(value, bool) or not integral):
-        return [f"{where} is not an integer: {value!r}"]
-    if typ == "number" and (isinstance(value, bool) or not isinstance(value, (int, float))):
-        return [f"{where} is not a number: {value!r}"]
-    if typ == "boolean" and not isinstance(value, bool):
-        return [f"{where} is not a boolean: {value!r}"]
-    if "enum" in schema and value not in schema["enum"]:
-        errors.append(f"{where}={value!r} is not one of {schema['enum']}")
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if "minimum" in schema and value < schema["minimum"]:
-            errors.append(f"{where}={value!r} is below the minimum {schema['minimum']}")
-        if "maximum" in schema and value > schema["maximum"]:
-            errors.append(f"{where}={value!r} is above the maximum {schema['maximum']}")
-    return errors
+@cache
+def _validator(name: str) -> jsonschema.protocols.Validator:
+    schema = TOOLS_BY_NAME[name]["function"]["parameters"]
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    cls.check_schema(schema)
+    return cls(schema)
 
 
-# ----------------------------------------------------------------------------- call in text
-_TEXT_CALL_MARKERS = (
-    ("<tool_call>", "a <tool_call> block"),
-    ("[TOOL_CALLS]", "a [TOOL_CALLS] block"),
-    ("<|python_tag|>", "a <|python_tag|> call"),
-    ("<function=", "a <function=…> call"),
-    ("<|tool_call", "a <|tool_call…|> block"),
-    ("functools[", "a functools[…] call"),
-)
+def schema_errors(value: Any, schema: dict[str, Any]) -> list[str]:
+    """Messages of every violation of ``schema`` by ``value`` (empty: valid), via :mod:`jsonschema`."""
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    return _messages(cls(schema), value)
 
 
-def _json_objects(text: str) -> list[Any]:
-    """Every JSON value that starts at a '{' or '[' in ``text`` and decodes."""
-    decoder = json.JSONDecoder()
-    found: list[Any] = []
-    i = 0
-    while i < len(text):
-        if text[i] in "{[":
-            try:
-                obj, end = decoder.raw_decode(text, i)
-            except ValueError:
-                i += 1
-                continue
-            found.append(obj)
-            i = end
-        else:
-            i += 1
-    return found
+def _messages(validator: jsonschema.protocols.Validator, value: Any) -> list[str]:
+    out = []
+    for err in sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.absolute_path))):
+        where = ".".join(map(str, err.absolute_path)) or "arguments"
+        out.append(f"{where}: {err.message}")
+    return out
 
 
-def _names_a_tool(obj: Any, tools: tuple[str, ...]) -> str | None:
-    if isinstance(obj, list):
-        for item in obj:
-            hit = _names_a_tool(item, tools)
-            if hit:
-                return hit
-        return None
-    if not isinstance(obj, dict):
-        return None
-    for key in ("name", "function", "tool", "tool_name"):
-        val = obj.get(key)
-        if isinstance(val, str) and val in TOOLS_BY_NAME:
-            return val
-        if isinstance(val, dict):
-            hit = _names_a_tool(val, tools)
-            if hit:
-                return hit
-    if "tool_calls" in obj:
-        return _names_a_tool(obj["tool_calls"], tools) or "tool_calls"
-    for name in tools:
-        required = TOOLS_BY_NAME[name]["function"]["parameters"].get("required", [])
-        if required and set(required) <= set(obj):
-            return name
-    return None
-
-
-def call_in_text(content: str | None, tools: tuple[str, ...]) -> str | None:
-    """Describe a tool call written into ``content`` instead of ``tool_calls``, or ``None``."""
-    if not content:
-        return None
-    for marker, what in _TEXT_CALL_MARKERS:
-        if marker in content:
-            return f"{what} in the text"
-    for obj in _json_objects(content):
-        hit = _names_a_tool(obj, tools)
-        if hit:
-            return f"a JSON call of {hit} in the text" if hit in TOOLS_BY_NAME else "a JSON tool_calls object in the text"
-    m = re.search(r"\b(" + "|".join(map(re.escape, TOOLS_BY_NAME)) + r")\s*\(", content)
-    if m:
-        return f"{m.group(1)}(…) written in the text"
-    return None
+def call_in_text(content: str | None, tools: tuple[str, ...] | None = None) -> str | None:
+    """A tool call written into ``content`` outside reasoning blocks (any known or offered tool), or ``None``."""
+    return _call_in_text(content, TOOLS_BY_NAME)
 
 
 # ----------------------------------------------------------------------------- classifier
@@ -441,15 +185,57 @@ class Verdict:
 
 
 def _short(text: Any, n: int = 120) -> str:
-    s = text if isinstance(text, str) else json.dumps(text)
+    s = text if isinstance(text, str) else json.dumps(text, default=str)
     s = " ".join(s.split())
     return s if len(s) <= n else s[: n - 1] + "…"
+
+
+def _raw(call: ToolCall) -> str:
+    return call.arguments if isinstance(call.arguments, str) else json.dumps(call.arguments, default=str)
 
 
 def _as_asked(args: dict[str, Any], expected: dict[str, Any] | None) -> bool | None:
     if expected is None:
         return None
-    return all(args.get(k) == v for k, v in expected.items())
+    return all(args.get(k) == v and type(args.get(k)) is type(v) for k, v in expected.items())
+
+
+def _judge_call(scenario: ScenarioSpec, call: ToolCall, n: int, finish_reason: str | None, seen_ids: set[str]) -> Verdict | dict[str, Any]:
+    """A failing :class:`Verdict` for call number ``n``, or its decoded arguments."""
+    which = f"call {n + 1}" if n else "the call"
+    raw = _raw(call)
+    if not isinstance(call.name, str) or not call.name:
+        return Verdict("malformed_call", f"{which} has no function name", None, raw)
+    if call.name not in scenario.tools:
+        return Verdict(
+            "wrong_tool", f"{which} is of {call.name!r}, which was not offered (offered: {', '.join(scenario.tools)})", call.name, raw
+        )
+    if not isinstance(call.id, str) or not call.id.strip():
+        return Verdict("malformed_call", f"{which} of {call.name} has no id (a client cannot send its result back)", call.name, raw)
+    if call.id in seen_ids:
+        return Verdict("malformed_call", f"{which} of {call.name} repeats the id {call.id!r}", call.name, raw)
+    seen_ids.add(call.id)
+    if call.type is not None and call.type != "function":
+        return Verdict("malformed_call", f"{which} of {call.name} has type {call.type!r}, not 'function'", call.name, raw)
+    if not isinstance(call.arguments, str):
+        return Verdict(
+            "malformed_arguments", f"{which}: arguments are a {type(call.arguments).__name__}, not a JSON string", call.name, raw
+        )
+    if not call.arguments.strip():
+        return Verdict("malformed_arguments", f"{which}: arguments are empty", call.name, raw)
+    try:
+        args = strictjson.loads(call.arguments, unique_keys=True)
+    except ValueError as exc:
+        cut = " (cut by max_tokens)" if finish_reason == "length" else ""
+        return Verdict(
+            "malformed_arguments", f"{which}: arguments are not strict JSON{cut}: {exc} in {_short(call.arguments)!r}", call.name, raw
+        )
+    if not isinstance(args, dict):
+        return Verdict("malformed_arguments", f"{which}: arguments are a JSON {type(args).__name__}, not an object", call.name, raw)
+    problems = _messages(_validator(call.name), args)
+    if problems:
+        return Verdict("malformed_arguments", f"{which}: arguments do not match the schema: {'; '.join(problems[:3])}", call.name, raw)
+    return args
 
 
 def classify(scenario: ScenarioSpec, resp: ToolResponse) -> Verdict:
@@ -458,36 +244,57 @@ def classify(scenario: ScenarioSpec, resp: ToolResponse) -> Verdict:
         return Verdict("error", resp.error or f"HTTP {resp.http_status}")
     if resp.stream_problem is not None:
         return Verdict("stream_mismatch", resp.stream_problem)
-    if resp.tool_calls:
-        call = resp.tool_calls[0]
-        extra = f" (+{len(resp.tool_calls) - 1} more calls)" if len(resp.tool_calls) > 1 else ""
-        raw = call.arguments if isinstance(call.arguments, str) else json.dumps(call.arguments)
+    calls = resp.tool_calls
+    if calls:
+        names = [c.name for c in calls]
+        more = f" ({len(calls)} calls: {', '.join(map(str, names))})" if len(calls) > 1 else ""
         if scenario.expected_tool is None:
-            return Verdict("unexpected_tool_call", f"called {call.name} although the question needs no tool{extra}", call.name, raw)
-        if call.name != scenario.expected_tool:
-            offered = "" if call.name in scenario.tools else " (not offered)"
-            return Verdict("wrong_tool", f"called {call.name}{offered} instead of {scenario.expected_tool}{extra}", call.name, raw)
-        if not isinstance(call.arguments, str):
-            return Verdict("malformed_arguments", f"arguments are a {type(call.arguments).__name__}, not a JSON string", call.name, raw)
-        try:
-            args = json.loads(call.arguments) if call.arguments.strip() else None
-        except ValueError as exc:
-            cut = " (cut by max_tokens)" if resp.finish_reason == "length" else ""
-            return Verdict("malformed_arguments", f"arguments are not JSON{cut}: {exc.msg} in {_short(call.arguments)!r}", call.name, raw)
-        if args is None:
-            return Verdict("malformed_arguments", "arguments are empty", call.name, raw)
-        problems = schema_errors(args, TOOLS_BY_NAME[call.name]["function"]["parameters"])
-        if problems:
-            return Verdict("malformed_arguments", f"arguments do not match the schema: {'; '.join(problems[:3])}", call.name, raw)
-        asked = _as_asked(args, scenario.expected_args)
+            return Verdict("unexpected_tool_call", f"called {names[0]} although the question needs no tool{more}", names[0], _raw(calls[0]))
+        decoded: list[dict[str, Any]] = []
+        seen_ids: set[str] = set()
+        for n, call in enumerate(calls):
+            judged = _judge_call(scenario, call, n, resp.finish_reason, seen_ids)
+            if isinstance(judged, Verdict):
+                return Verdict(judged.outcome, judged.detail + more, judged.called_tool, judged.arguments)
+            decoded.append(judged)
+        expected = scenario.expected_tool
+        if expected not in names:
+            return Verdict("wrong_tool", f"called {names[0]} instead of {expected}{more}", names[0], _raw(calls[0]))
+        others = sorted({str(n) for n in names if n != expected})
+        if others:
+            return Verdict(
+                "wrong_tool", f"called {expected} and also {', '.join(others)}, which the question does not need{more}", expected
+            )
+        first = names.index(expected)
+        asked = _as_asked(decoded[first], scenario.expected_args)
         note = "" if asked else " (argument values differ from the question)"
-        return Verdict("ok", f"called {call.name} with valid arguments{note}{extra}", call.name, raw, asked)
+        return Verdict("ok", f"called {expected} with valid arguments{note}{more}", expected, _raw(calls[first]), asked)
+    if resp.finish_reason in ("tool_calls", "function_call"):
+        said = f": {_short(resp.content)!r}" if resp.content else ""
+        return Verdict("finish_mismatch", f"finish_reason is {resp.finish_reason!r} but no tool call came back{said}")
     in_text = call_in_text(resp.content, scenario.tools)
     if in_text:
         return Verdict("tool_call_in_content", f"{in_text}, not in tool_calls: {_short(resp.content or '')!r}")
-    if scenario.expected_tool is not None:
-        said = f": {_short(resp.content)!r}" if resp.content else " (empty answer)"
-        return Verdict("no_tool_call", f"answered in prose instead of calling {scenario.expected_tool}{said}")
     if not (resp.content or "").strip():
-        return Verdict("ok", "no tool called (the answer text was empty)")
+        why = f", only {resp.reasoning_chars} characters of reasoning" if resp.reasoning_chars else ""
+        return Verdict("empty_answer", f"empty answer (finish_reason {resp.finish_reason!r}{why})")
+    if scenario.expected_tool is not None:
+        return Verdict("no_tool_call", f"answered in prose instead of calling {scenario.expected_tool}: {_short(resp.content)!r}")
     return Verdict("ok", f"answered without a tool: {_short(resp.content)!r}")
+
+
+__all__ = [
+    "SCENARIOS",
+    "TOOLS_BY_NAME",
+    "ScenarioSpec",
+    "StreamAssembler",
+    "ToolCall",
+    "ToolResponse",
+    "Verdict",
+    "call_in_text",
+    "classify",
+    "error_from_body",
+    "parse_completion",
+    "request_body",
+    "schema_errors",
+]

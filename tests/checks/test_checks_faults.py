@@ -13,12 +13,13 @@ import pytest
 from checks_fixtures import TEST_KEY, fleet, fleet_dict
 
 from fleetlab.faulty_backend import Behaviour, serve
+from llmfleet.checks import probes
 from llmfleet.checks.cli import execute
-from llmfleet.checks.context import Options
-from llmfleet.checks.http import Timeouts
+from llmfleet.checks.context import Ctx, Options
+from llmfleet.checks.http import Timeouts, make_client
 from llmfleet.checks.results import Report
 from llmfleet.checks.runner import run_checks
-from llmfleet.checks.targets import CannotRun
+from llmfleet.checks.targets import CannotRun, model_targets
 
 STALL_S = 0.5
 TOTAL_S = 1.5
@@ -146,23 +147,50 @@ def test_embedding_model_answers_and_is_timed(fault_run) -> None:
     assert res["tools"].status == "skip" and res["overhead"].status == "skip"
 
 
+#: faults whose first answer already fails: the model is declared down and its other probes are skipped
+DOWN = ("http500", "truncated", "error-event", "stall", "hang", "drip")
+
+
+@pytest.fixture(scope="module")
+def down_probes() -> dict[str, list]:
+    """The tool probe run on its own against each fault that takes a model down (what it would have said)."""
+    names = [m for m in DOWN if CASES[m][2] is not None]
+    behaviours = {name: CASES[name][0] for name in names}
+    with serve(behaviours, gateway_auth="on", master_key=TEST_KEY) as gw:
+        inv = fleet([{"name": n, **CASES[n][1]} for n in names], backend_port=gw.port)
+        opts = Options(gateway=gw.url, timeouts=FAST)
+
+        async def probe_all() -> dict[str, list]:
+            async with make_client(4) as client:
+                ctx = Ctx(inv, gw.url, TEST_KEY, opts, client)
+                targets = {t.name: t for t in model_targets(inv, names)}
+                results = await asyncio.gather(*(probes.tools(ctx, targets[n]) for n in names))
+                return {n: r.tool_probes or [] for n, r in zip(names, results, strict=True)}
+
+        return asyncio.run(probe_all())
+
+
 @pytest.mark.parametrize("model", [m for m, (_, _, probes) in CASES.items() if probes is not None])
-def test_each_tool_fault_is_classified_and_fails(fault_run, model: str) -> None:
+def test_each_tool_fault_is_classified_and_fails(fault_run, down_probes, model: str) -> None:
     report, _ = fault_run
     res = results_of(report, model)
-    probes = {(p.scenario, p.stream): p for p in res["tools"].tool_probes or []}
-    got = {k: p.outcome for k, p in probes.items()}
-    assert got == CASES[model][2], {k: p.detail for k, p in probes.items()}
-    assert res["tools"].status == "fail"
-    for p in probes.values():  # each probe ended within its own bound
+    if model in DOWN:
+        assert res["tools"].status == "skip" and "the model is down" in res["tools"].message, res["tools"].message
+        tool_probes = down_probes[model]
+    else:
+        assert res["tools"].status == "fail"
+        tool_probes = res["tools"].tool_probes or []
+    probes_by = {(p.scenario, p.stream): p for p in tool_probes}
+    got = {k: p.outcome for k, p in probes_by.items()}
+    assert got == CASES[model][2], {k: p.detail for k, p in probes_by.items()}
+    for p in probes_by.values():  # each probe ended within its own bound
         assert p.duration_ms / 1000 <= TOTAL_S + SLACK_S, (p.scenario, p.stream, p.duration_ms)
 
 
-def test_error_probes_carry_the_upstream_message(fault_run) -> None:
-    res = results_of(fault_run[0], "http500")
-    assert all("HTTP 500" in p.detail and "CUDA out of memory" in p.detail for p in res["tools"].tool_probes or [])
-    assert "CUDA out of memory" in res["answer"].message
-    ev = {(p.scenario, p.stream): p for p in results_of(fault_run[0], "error-event")["tools"].tool_probes or []}
+def test_error_probes_carry_the_upstream_message(fault_run, down_probes) -> None:
+    assert all("HTTP 500" in p.detail and "CUDA out of memory" in p.detail for p in down_probes["http500"])
+    assert "CUDA out of memory" in results_of(fault_run[0], "http500")["answer"].message
+    ev = {(p.scenario, p.stream): p for p in down_probes["error-event"]}
     assert "injected error mid-stream" in ev[("lookup", True)].detail
 
 
@@ -170,18 +198,19 @@ def test_error_probes_carry_the_upstream_message(fault_run) -> None:
     "model, words",
     [
         ("stall", "stalled"),
-        ("hang", "stalled"),
+        ("hang", "no first byte within 1.5 s"),
         ("drip", "within 1.5 s"),
         ("truncated", "without finish_reason"),
         ("error-event", "error in stream"),
         ("http500", "HTTP 500"),
     ],
 )
-def test_stream_faults_fail_answer_and_latency(fault_run, model: str, words: str) -> None:
+def test_stream_faults_fail_answer_and_the_model_is_down(fault_run, model: str, words: str) -> None:
     res = results_of(fault_run[0], model)
     assert res["answer"].status == "fail" and words in res["answer"].message, res["answer"].message
-    assert res["latency"].status == "fail"
     assert res["answer"].duration_ms is not None and res["answer"].duration_ms / 1000 <= TOTAL_S + SLACK_S
+    for check in ("tools", "latency", "overhead"):  # declared down at once: no probe costs another timeout
+        assert res[check].status == "skip" and "the model is down" in res[check].message and words in res[check].message
 
 
 def test_slo_breach_fails_latency_with_numbers(fault_run) -> None:
@@ -197,9 +226,12 @@ def test_no_fault_passes_and_run_time_is_bounded(fault_run) -> None:
         statuses = {r.check: r.status for r in report.results if r.subject == model}
         assert "fail" in statuses.values(), (model, statuses)
     assert report.outcome == "fail" and report.exit_code == 1
-    # worst model: stall/hang = answer + 6 probes + 1 direct probe + 2×(gateway+direct) samples, each ≤ its bound;
-    # models run concurrently, so the run takes about one such model, not the sum of them.
+    # a dead model (stall/hang) costs its one first request; the slowest healthy-ish model is the bound:
+    # 6 probes + 1 direct probe + 2×(gateway+direct) samples, models concurrently.
     assert elapsed < 12 * (STALL_S + SLACK_S) + 3
+    for model in DOWN:
+        res = results_of(report, model)
+        assert sum(r.duration_ms or 0 for r in res.values()) / 1000 <= TOTAL_S + 2 * SLACK_S + 1, model
 
 
 # ------------------------------------------------------------------ gateway faults

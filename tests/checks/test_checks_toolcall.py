@@ -7,8 +7,9 @@ import json
 import jsonschema
 import pytest
 
-from llmfleet.checks.latency import SSEParser, nearest_rank, quantiles
+from llmfleet.checks.latency import nearest_rank, quantiles
 from llmfleet.checks.results import TOOL_OUTCOMES
+from llmfleet.checks.sse import SSEParser
 from llmfleet.checks.toolcall import (
     SCENARIOS,
     TOOLS_BY_NAME,
@@ -58,8 +59,9 @@ def test_no_tool_call_prose() -> None:
     assert "sunny" in v.detail
 
 
-def test_no_tool_call_empty_answer() -> None:
-    assert outcome(CHOOSE, 200, completion({"content": ""})) == "no_tool_call"
+def test_empty_answer_is_its_own_failure() -> None:
+    assert outcome(CHOOSE, 200, completion({"content": ""})) == "empty_answer"
+    assert outcome(NO_TOOL, 200, completion({"content": None})) == "empty_answer"
 
 
 def test_wrong_tool_offered_and_not_offered() -> None:
@@ -74,13 +76,17 @@ def test_wrong_tool_offered_and_not_offered() -> None:
 @pytest.mark.parametrize(
     "args, why",
     [
-        ('{"city": "Tokyo", "days": 3', "not JSON"),
+        ('{"city": "Tokyo", "days": 3', "not strict JSON"),
         ("", "empty"),
         ('{"city": "Berlin", "days": 3}', "not one of"),
-        ('{"city": "Tokyo", "days": "three"}', "not an integer"),
+        ('{"city": "Tokyo", "days": "three"}', "days: 'three' is not of type 'integer'"),
         ('{"city": "Tokyo", "days": 30}', "maximum"),
-        ('{"city": "Tokyo"}', "missing required 'days'"),
-        ('{"city": "Tokyo", "days": 3, "unit": "C"}', "unexpected property 'unit'"),
+        ('{"city": "Tokyo"}', "'days' is a required property"),
+        ('{"city": "Tokyo", "days": 3, "unit": "C"}', "'unit' was unexpected"),
+        ('{"city": "Tokyo", "days": NaN}', "NaN is not JSON"),
+        ('{"city": "Tokyo", "days": Infinity}', "Infinity is not JSON"),
+        ('{"city": "Tokyo", "days": 3, "days": 4}', "duplicate key 'days'"),
+        ("[" * 100000 + "]" * 100000, "nested too deeply"),
         ('["Tokyo", 3]', "not an object"),
     ],
 )
@@ -97,7 +103,7 @@ def test_malformed_when_cut_by_max_tokens_says_so() -> None:
 
 
 def test_arguments_not_a_string() -> None:
-    resp = ToolResponse(http_status=200, tool_calls=[ToolCall("get_weather", {"city": "Tokyo", "days": 3})])
+    resp = ToolResponse(http_status=200, tool_calls=[ToolCall("get_weather", {"city": "Tokyo", "days": 3}, "c1")])
     assert classify(LOOKUP, resp).outcome == "malformed_arguments"
 
 
@@ -141,7 +147,11 @@ def test_no_tool_question_answered_in_text_is_ok_and_text_call_is_not() -> None:
         (500, '{"error": {"message": "CUDA out of memory", "type": "server_error"}}', "HTTP 500: CUDA out of memory"),
         (429, '{"detail": "rate limited"}', "HTTP 429: rate limited"),
         (502, "<html>Bad Gateway</html>", "HTTP 502: <html>Bad Gateway</html>"),
-        (200, "not json", "not JSON"),
+        (200, "not json", "not valid JSON"),
+        (200, '{"choices": [{"message": {"content": NaN}}]}', "NaN is not JSON"),
+        (200, '{"choices": [{"message": {"content": [{"type": "image_url"}]}}]}', "is not text"),
+        (200, '{"choices": [{"message": ' * 50000 + "}" * 50000, "nested too deeply"),
+        (200, b'{"choices": [{"message": {"content": "\xff"}}]}', "invalid UTF-8"),
         (200, '{"choices": []}', "no choices"),
         (200, '{"error": {"message": "upstream died"}}', "upstream died"),
     ],
@@ -175,6 +185,18 @@ def call_delta(name: str | None = None, args: object = None, index: int = 0) -> 
     fn: dict = {}
     if name is not None:
         fn["name"] = name
+        return chunk(
+            {
+                "tool_calls": [
+                    {
+                        "index": index,
+                        "id": f"call_{index}",
+                        "type": "function",
+                        "function": {**fn, **({} if args is None else {"arguments": args})},
+                    }
+                ]
+            }
+        )
     if args is not None:
         fn["arguments"] = args
     return chunk({"tool_calls": [{"index": index, "function": fn}]})
@@ -249,6 +271,9 @@ def test_every_outcome_is_covered_by_these_tests() -> None:
         "tool_call_in_content",
         "stream_mismatch",
         "unexpected_tool_call",
+        "malformed_call",
+        "empty_answer",
+        "finish_mismatch",
         "error",
     }
 
@@ -264,39 +289,27 @@ def test_request_body_tool_choice_variants() -> None:
     assert body["temperature"] == 0 and body["stream"] is True
 
 
-@pytest.mark.parametrize(
-    "value",
-    [
-        {"city": "Tokyo", "days": 3},
-        {"city": "Tokyo", "days": 3.0},
-        {"city": "Tokyo", "days": 3.5},
-        {"city": "Tokyo", "days": True},
-        {"city": "Rome", "days": 3},
-        {"city": "Tokyo", "days": 0},
-        {"city": "Tokyo"},
-        {"city": "Tokyo", "days": 2, "x": 1},
-        [],
-        "s",
-        None,
-        {"amount": 1, "from_currency": "USD", "to_currency": "EUR"},
-        {"amount": -1, "from_currency": "USD", "to_currency": "EUR"},
-        {"amount": "1", "from_currency": "USD", "to_currency": "EUR"},
-    ],
-)
-def test_schema_subset_agrees_with_jsonschema(value: object) -> None:
+def test_tool_schemas_are_valid_2020_12_schemas_and_judged_with_jsonschema() -> None:
     for tool in TOOLS_BY_NAME.values():
-        schema = tool["function"]["parameters"]
-        ours = not schema_errors(value, schema)
-        theirs = jsonschema.Draft202012Validator(schema).is_valid(value)
-        assert ours == theirs, (tool["function"]["name"], value)
+        jsonschema.Draft202012Validator.check_schema(tool["function"]["parameters"])
+    weather = TOOLS_BY_NAME["get_weather"]["function"]["parameters"]
+    assert schema_errors({"city": "Tokyo", "days": 3}, weather) == []
+    assert schema_errors({"city": "Tokyo", "days": 3.0}, weather) == []  # 2020-12: 3.0 is an integer
+    assert schema_errors({"city": "Rome", "days": 0}, weather) == [
+        "city: 'Rome' is not one of ['Paris', 'Tokyo', 'Lima']",
+        "days: 0 is less than the minimum of 1",
+    ]
+    # a schema declaring an older draft is judged by that draft
+    draft4 = {"$schema": "http://json-schema.org/draft-04/schema#", "type": "number", "maximum": 5, "exclusiveMaximum": True}
+    assert schema_errors(5, draft4) and not schema_errors(4.9, draft4)
 
 
 # ------------------------------------------------------------------ SSE and quantiles
 def test_sse_parser_handles_split_and_crlf() -> None:
     p = SSEParser()
     assert p.feed(b'data: {"a"') == []
-    assert p.feed(b": 1}\r\n\r\ndata: [DONE]\n\n: comment\n\n") == ['{"a": 1}', "[DONE]"]
-    assert p.feed(b"data: tail") == [] and p.flush() == ["tail"]
+    assert [e.data for e in p.feed(b": 1}\r\n\r\ndata: [DONE]\n\n: comment\n\n")] == ['{"a": 1}', "[DONE]"]
+    assert p.feed(b"data: tail") == [] and p.close() is True  # an unterminated event is discarded (the spec)
 
 
 def test_nearest_rank_quantiles() -> None:

@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 from checks_fixtures import TEST_KEY, fleet_dict
+from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from typer.testing import CliRunner
 
@@ -202,7 +203,7 @@ def test_unreachable_engine_fails_the_cli_run_and_every_report(write_fleet, tmp_
 
     case = ET.parse(out["junit"]).getroot().find(".//testcase[@classname='llmfleet.faults.lab'][@name='container_engine']")
     assert case is not None and case.find("failure") is not None
-    assert 'llmfleet_check_success{fleet="faults",command="health",subject="lab",check="container_engine"} 0.0' in out["prom"].read_text()
+    assert _gauge(out["prom"].read_text(), "llmfleet_check_success", subject="lab", check="container_engine") == 0.0
 
 
 def test_docker_values() -> None:
@@ -274,7 +275,19 @@ def test_healthy_pinned_container_passes(podman_api) -> None:
     assert report.exit_code == 0, report.failed()
     doc = json.loads(report.model_dump_json())
     assert {(r["subject"], r["check"]) for r in doc["results"]} >= set(containers)
-    assert f'subject="{subject}",check="container_healthy"}} 1.0' in prom_text(report)
+    assert _gauge(prom_text(report), "llmfleet_check_success", subject=subject, check="container_healthy") == 1.0
+
+
+def _gauge(text: str, name: str, **labels: str) -> float:
+    """The value of the one sample of ``name`` whose labels include ``labels``."""
+    values = [
+        s.value
+        for fam in text_string_to_metric_families(text)
+        for s in fam.samples
+        if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
+    ]
+    assert len(values) == 1, (name, labels, values)
+    return values[0]
 
 
 def _other_image(tmp: Path, base: list[str], env: dict[str, str], ref: str) -> None:

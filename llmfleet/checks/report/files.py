@@ -1,4 +1,4 @@
-"""Atomic file writes (a reader such as node_exporter never sees half a report)."""
+"""Atomic file writes (a reader such as node_exporter never sees half a report) and the last sanitising pass."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
+
+from llmfleet.checks.results import Report
+from llmfleet.checks.sanitize import clean_value
 
 
 def write_atomic(path: str | os.PathLike[str], text: str) -> None:
@@ -22,3 +25,8 @@ def write_atomic(path: str | os.PathLike[str], text: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def safe(report: Report) -> Report:
+    """``report`` with every string sanitised (idempotent; the runner already did it, every writer does it again)."""
+    return Report.model_validate(clean_value(report.model_dump(mode="python")))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 
-from llmfleet.checks.report.files import write_atomic
+from llmfleet.checks.report.files import safe, write_atomic
 from llmfleet.checks.results import Report
 
 
 def json_text(report: Report) -> str:
     """The report as indented JSON."""
+    report = safe(report)
     return report.model_dump_json(indent=2) + "\n"
 
 

@@ -11,12 +11,13 @@ import os
 import socket
 import xml.etree.ElementTree as ET
 
-from llmfleet.checks.report.files import write_atomic
+from llmfleet.checks.report.files import safe, write_atomic
 from llmfleet.checks.results import Report
 
 
 def junit_xml(report: Report) -> str:
     """The report as a JUnit XML document."""
+    report = safe(report)
     fleet = report.fleet or "unknown"
     suite_name = f"llmfleet {report.command} {fleet}"
     root = ET.Element("testsuites", name=suite_name)

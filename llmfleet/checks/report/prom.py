@@ -13,7 +13,8 @@ Point node_exporter at the directory (``--collector.textfile.directory``) and wr
 ``llmfleet_tool_probe_ok{model,scenario,stream,outcome}``  1 when the probe's outcome is ok
 ``llmfleet_cold_ttft_seconds{model}``           first request of the run (cold), TTFT
 ``llmfleet_cold_e2e_seconds{model}``            first request of the run (cold), end-to-end
-``llmfleet_latency_ttft_seconds{model,target,quantile}``    warm TTFT (quantile 0.5/0.95)
+``llmfleet_latency_ttft_seconds{model,target,quantile}``    warm TTFT, first visible output (quantile 0.5/0.95)
+``llmfleet_latency_ttft_any_seconds{…}``        warm time to first token of any kind (reasoning included)
 ``llmfleet_latency_tpot_seconds{model,target,quantile}``    warm time per output token
 ``llmfleet_latency_e2e_seconds{model,target,quantile}``     warm end-to-end
 ``llmfleet_latency_tokens_per_second{model,target,quantile}`` output tokens / e2e
@@ -21,67 +22,69 @@ Point node_exporter at the directory (``--collector.textfile.directory``) and wr
 ``llmfleet_gateway_overhead_seconds{model,measure}``       gateway p50 − backend p50 (ttft, e2e)
 =============================================  =========================================================
 
-Every series also has ``fleet`` and ``command`` labels.
+Every series also has ``fleet`` and ``command`` labels. Written with ``prometheus_client``
+(a fresh ``CollectorRegistry`` per run and ``write_to_textfile``, which writes a temporary file and
+renames it, so node_exporter never reads half a file); label values are sanitised first.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
-from llmfleet.checks.report.files import write_atomic
+from prometheus_client import CollectorRegistry, Gauge, generate_latest, write_to_textfile
+
+from llmfleet.checks.report.files import safe
 from llmfleet.checks.results import LatencyStats, Report
+from llmfleet.checks.sanitize import clean
 
-_HELP: dict[str, str] = {
-    "llmfleet_check_run_exit_code": "Exit code of the last llmfleet run: 0 pass, 1 a check failed, 2 could not run.",
-    "llmfleet_check_run_timestamp_seconds": "Unix time the last llmfleet run started.",
-    "llmfleet_check_run_duration_seconds": "Wall time of the last llmfleet run.",
-    "llmfleet_check_success": "1 if the check passed (or passed with a warning), 0 if it failed.",
-    "llmfleet_check_warning": "1 if the check passed with a warning.",
-    "llmfleet_check_duration_seconds": "Time one check took.",
-    "llmfleet_tool_probe_ok": "1 if the tool-calling probe was classified ok; the outcome label says what came back.",
-    "llmfleet_cold_ttft_seconds": "Time to first token of the first (possibly cold) request of the run.",
-    "llmfleet_cold_e2e_seconds": "End-to-end time of the first (possibly cold) request of the run.",
-    "llmfleet_latency_ttft_seconds": "Warm time to first token (nearest-rank quantile).",
-    "llmfleet_latency_tpot_seconds": "Warm time per output token (nearest-rank quantile).",
-    "llmfleet_latency_e2e_seconds": "Warm end-to-end request time (nearest-rank quantile).",
-    "llmfleet_latency_tokens_per_second": "Output tokens per second of the whole request (nearest-rank quantile).",
-    "llmfleet_slo_met": "1 if the warm p95 latency met the model's SLO, 0 if not.",
-    "llmfleet_gateway_overhead_seconds": "Gateway p50 minus backend p50 for the same request.",
+#: metric → (help, labels beyond fleet and command)
+_METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "llmfleet_check_run_exit_code": ("Exit code of the last llmfleet run: 0 pass, 1 a check failed, 2 could not run.", ()),
+    "llmfleet_check_run_timestamp_seconds": ("Unix time the last llmfleet run started.", ()),
+    "llmfleet_check_run_duration_seconds": ("Wall time of the last llmfleet run.", ()),
+    "llmfleet_check_success": ("1 if the check passed (or passed with a warning), 0 if it failed.", ("subject", "check")),
+    "llmfleet_check_warning": ("1 if the check passed with a warning.", ("subject", "check")),
+    "llmfleet_check_duration_seconds": ("Time one check took.", ("subject", "check")),
+    "llmfleet_tool_probe_ok": (
+        "1 if the tool-calling probe was classified ok; the outcome label says what came back.",
+        ("model", "scenario", "stream", "outcome"),
+    ),
+    "llmfleet_cold_ttft_seconds": ("Time to first visible output of the first (possibly cold) request of the run.", ("model",)),
+    "llmfleet_cold_e2e_seconds": ("End-to-end time of the first (possibly cold) request of the run.", ("model",)),
+    "llmfleet_latency_ttft_seconds": ("Warm time to first visible output (nearest-rank quantile).", ("model", "target", "quantile")),
+    "llmfleet_latency_ttft_any_seconds": (
+        "Warm time to first token of any kind, reasoning included (nearest-rank quantile).",
+        ("model", "target", "quantile"),
+    ),
+    "llmfleet_latency_tpot_seconds": ("Warm time per output token (nearest-rank quantile).", ("model", "target", "quantile")),
+    "llmfleet_latency_e2e_seconds": ("Warm end-to-end request time (nearest-rank quantile).", ("model", "target", "quantile")),
+    "llmfleet_latency_tokens_per_second": (
+        "Output tokens per second of the whole request (nearest-rank quantile).",
+        ("model", "target", "quantile"),
+    ),
+    "llmfleet_slo_met": ("1 if the warm p95 latency met the model's SLO, 0 if not.", ("model",)),
+    "llmfleet_gateway_overhead_seconds": ("Gateway p50 minus backend p50 for the same request.", ("model", "measure")),
 }
 
 
-def _esc(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _fmt(v: float) -> str:
-    return repr(float(v)) if v == v else "NaN"
-
-
 class _Metrics:
-    def __init__(self, base: dict[str, str]) -> None:
-        self.base = base
-        self.series: dict[str, list[str]] = {name: [] for name in _HELP}
+    def __init__(self, fleet: str, command: str) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.base = {"fleet": clean(fleet), "command": clean(command)}
+        self.gauges = {
+            name: Gauge(name, help_text, ("fleet", "command", *labels), registry=self.registry)
+            for name, (help_text, labels) in _METRICS.items()
+        }
 
     def add(self, name: str, value: float, **labels: str) -> None:
-        all_labels = {**self.base, **labels}
-        body = ",".join(f'{k}="{_esc(str(v))}"' for k, v in all_labels.items())
-        self.series[name].append(f"{name}{{{body}}} {_fmt(value)}")
-
-    def text(self) -> str:
-        out: list[str] = []
-        for name, lines in self.series.items():
-            if not lines:
-                continue
-            out.append(f"# HELP {name} {_HELP[name]}")
-            out.append(f"# TYPE {name} gauge")
-            out += lines
-        return "\n".join(out) + "\n"
+        self.gauges[name].labels(**self.base, **{k: clean(str(v)) for k, v in labels.items()}).set(value)
 
 
 def _latency(m: _Metrics, model: str, stats: LatencyStats) -> None:
     for metric, q in (
         ("llmfleet_latency_ttft_seconds", stats.ttft_ms),
+        ("llmfleet_latency_ttft_any_seconds", stats.ttft_any_ms),
         ("llmfleet_latency_tpot_seconds", stats.tpot_ms),
         ("llmfleet_latency_e2e_seconds", stats.e2e_ms),
     ):
@@ -93,9 +96,10 @@ def _latency(m: _Metrics, model: str, stats: LatencyStats) -> None:
         m.add("llmfleet_latency_tokens_per_second", stats.tokens_per_s.p95, model=model, target=stats.target, quantile="0.95")
 
 
-def prom_text(report: Report) -> str:
-    """The report as Prometheus text exposition format."""
-    m = _Metrics({"fleet": report.fleet or "unknown", "command": report.command})
+def registry(report: Report) -> CollectorRegistry:
+    """The report's metrics in a fresh registry."""
+    report = safe(report)
+    m = _Metrics(report.fleet or "unknown", report.command)
     m.add("llmfleet_check_run_exit_code", report.exit_code)
     m.add("llmfleet_check_run_timestamp_seconds", report.started_at.timestamp())
     m.add("llmfleet_check_run_duration_seconds", report.duration_s)
@@ -127,9 +131,17 @@ def prom_text(report: Report) -> str:
             for measure, v in (("ttft_p50", r.overhead.ttft_p50_ms), ("e2e_p50", r.overhead.e2e_p50_ms)):
                 if v is not None:
                     m.add("llmfleet_gateway_overhead_seconds", v / 1000, model=r.subject, measure=measure)
-    return m.text()
+    return m.registry
+
+
+def prom_text(report: Report) -> str:
+    """The report as Prometheus text exposition format."""
+    return generate_latest(registry(report)).decode("utf-8")
 
 
 def write_prom(report: Report, path: str | os.PathLike[str]) -> None:
     """Write the textfile-collector file to ``path`` (atomically, as node_exporter requires)."""
-    write_atomic(path, prom_text(report))
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_to_textfile(str(target), registry(report))
+    target.chmod(0o644)

@@ -10,6 +10,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from llmfleet.checks.report.files import safe
 from llmfleet.checks.results import CheckResult, Report
 
 STYLE = {"pass": "green", "fail": "bold red", "warn": "yellow", "skip": "dim", "ok": "green"}
@@ -68,6 +69,7 @@ def _ms(v: float | None, digits: int = 0) -> str:
 
 def render_terminal(report: Report, console: Console | None = None) -> None:
     """Print the checks table, the tool and latency tables, and the one-line verdict."""
+    report = safe(report)
     con = console or Console()
     if report.outcome == "cannot_run":
         con.print(Text(f"CANNOT RUN (exit 2): {report.reason}", style="bold red"))
