@@ -33,7 +33,7 @@ from packaging.utils import canonicalize_name
 
 from fleetlab.cachebuild import built_once
 from fleetlab.programs import cache_dir
-from llmfleet.inventory.versions import litellm_venv_requirements
+from llmfleet.versions import litellm_venv_requirements
 
 __all__ = ["WheelhouseError", "ensure_wheelhouse"]
 

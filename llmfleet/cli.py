@@ -46,8 +46,11 @@ def schema(
 def validate(inventory: InventoryArg, env: EnvOpt = None, overlay: OverlayOpt = None) -> None:
     """Load + cross-check the inventory, render every file in memory and validate the results."""
     loaded = load_or_exit(inventory, env, overlay)
+    from llmfleet.inventory.advisories import advisory_problems
     from llmfleet.render import render_fleet, validate_rendered
 
+    for warning in advisory_problems(loaded.inventory):
+        err.print(str(warning.located(*loaded.locate(warning.path))), markup=False)
     files = render_fleet(loaded.inventory)
     problems = validate_rendered(files, loaded.inventory)
     for p in problems:
@@ -102,6 +105,17 @@ def print_tree(out_dir: Path, files: list) -> None:
         out.print(f"  {host}", markup=False)
         for f in (f for f in files if f.host == host):
             out.print(f"    {f.relpath.split('/', 1)[1]:<42} → {f.dest}", markup=False)
+
+
+@app.command()
+def audit(inventory: InventoryArg, env: EnvOpt = None, overlay: OverlayOpt = None) -> None:
+    """List every pinned program with the known advisories that match it (exit 2 when one is refused)."""
+    from llmfleet.audit import audit_report
+
+    code, lines = audit_report(inventory, env, overlay)
+    for line in lines:
+        out.print(line, markup=False)
+    raise typer.Exit(code)
 
 
 @import_app.command("litellm")

@@ -25,9 +25,9 @@ from llmfleet.deploy.operations import gateway as gateway_ops
 from llmfleet.deploy.operations.util import sha256_text
 from llmfleet.inventory.model import Host, Inventory
 from llmfleet.inventory.secrets import SecretRef, check_master_key_value
-from llmfleet.inventory.versions import litellm_venv_requirements
 from llmfleet.layout import COMPOSE_PROJECT, GATEWAY_SNAPSHOT, LITELLM_SERVICE, LITELLM_VENV
 from llmfleet.render import RenderedFile, gateway_secrets
+from llmfleet.versions import litellm_venv_requirements
 
 #: In air-gapped mode: ``<mirror>/wheels/`` holds LiteLLM's wheel closure and this file pins every
 #: wheel by hash (``name==version --hash=sha256:...``).

@@ -4,8 +4,8 @@ Images: a reference is *pinned* when it carries a digest, or a tag that names a 
 (``main-v1.106.2``, ``16.4``, ``server-cuda-b4589``). ``latest``, ``main-latest``, ``server-cuda``,
 a bare major (``16``) or no tag at all float: every pull may bring another build.
 
-LiteLLM: 1.82.7 and 1.82.8 were compromised releases; every release before 1.83.7 has a proxy-auth
-SQL injection. Both are refused.
+LiteLLM releases are judged by the advisory table of :mod:`llmfleet.versions` (the inventory refuses
+the same releases).
 """
 
 from __future__ import annotations
@@ -13,13 +13,21 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from llmfleet.inventory.versions import litellm_version_problem
-
-#: Pins used in a draft when the source does not pin a version. Every use is marked TODO.
-DEFAULT_LITELLM_VERSION = "1.106.2"
-DEFAULT_OLLAMA_VERSION = "0.5.7"
-DEFAULT_LLAMACPP_VERSION = "b4589"
-DEFAULT_HEADSCALE_VERSION = "0.23.0"
+# Pins used in a draft when the source does not pin a version (every use is marked TODO): the one
+# home of default pins is llmfleet.versions; they are re-exported here for the importer's modules.
+from llmfleet.versions import (
+    DEFAULT_HEADSCALE_VERSION as DEFAULT_HEADSCALE_VERSION,
+)
+from llmfleet.versions import (
+    DEFAULT_LITELLM_VERSION as DEFAULT_LITELLM_VERSION,
+)
+from llmfleet.versions import (
+    DEFAULT_LLAMACPP_VERSION as DEFAULT_LLAMACPP_VERSION,
+)
+from llmfleet.versions import (
+    DEFAULT_OLLAMA_VERSION as DEFAULT_OLLAMA_VERSION,
+)
+from llmfleet.versions import litellm_version_problem
 
 _VERSION = re.compile(r"(?<![0-9])v?([0-9]+)\.([0-9]+)\.([0-9]+)(?![0-9])")
 _RELEASE_TAG = re.compile(r"[0-9]+\.[0-9]+|(^|[-_.])b[0-9]{3,}($|[-_.])")
@@ -72,7 +80,7 @@ def version_text(version: tuple[int, int, int]) -> str:
 def litellm_version_refusal(version: tuple[int, int, int]) -> str | None:
     """Why policy refuses this LiteLLM release, or ``None`` when it is acceptable.
 
-    The policy itself lives in :mod:`llmfleet.inventory.versions` (the inventory refuses the same releases).
+    The policy itself lives in :mod:`llmfleet.versions` (the inventory refuses the same releases).
     """
     return litellm_version_problem(version_text(version))
 

@@ -18,9 +18,10 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from llmfleet.inventory.advisories import advisory_problems
 from llmfleet.inventory.model import Inventory
 from llmfleet.inventory.placeholders import placeholder_problems
-from llmfleet.inventory.problems import InventoryError, Problem, errors
+from llmfleet.inventory.problems import FieldPath, InventoryError, Problem, errors
 from llmfleet.inventory.rules import IndexMap, Names, run_rules
 from llmfleet.inventory.schema_errors import literal_secret_problems, problems_from_validation
 from llmfleet.inventory.yamlsource import Located, YamlSourceError, locate, merge, read_yaml
@@ -33,6 +34,11 @@ class Loaded:
     inventory: Inventory
     warnings: list[Problem]
     sources: tuple[Path, ...]
+    where: Located | None = None
+
+    def locate(self, path: FieldPath) -> tuple[str | None, int | None]:
+        """The file and line that wrote ``path`` (for problems found after loading)."""
+        return locate(self.where, path) if self.where is not None else (None, None)
 
 
 def display_path(path: Path) -> str:
@@ -83,7 +89,7 @@ def _load(path: Path, overlay: Path | None) -> Loaded:
     problems = literal_secret_problems(Inventory, data) + placeholder_problems(data)
     try:
         inv = Inventory.model_validate(data)
-        problems += run_rules(inv)
+        problems += run_rules(inv) + errors(advisory_problems(inv))  # advisory warnings: `validate`/`audit`
     except ValidationError as exc:
         problems += problems_from_validation(Inventory, exc, data)
         partial, index_map = _partial_inventory(data)
@@ -92,7 +98,7 @@ def _load(path: Path, overlay: Path | None) -> Loaded:
     located = sorted(_dedupe([p.located(*locate(loc, p.path)) for p in problems]), key=lambda p: (p.file or "", p.line or 0))
     if errors(located) or inv is None:
         raise InventoryError(located)
-    return Loaded(inv, located, (path,) + ((overlay,) if overlay else ()))
+    return Loaded(inv, located, (path,) + ((overlay,) if overlay else ()), loc)
 
 
 def load_inventory(path: Path, overlay: Path | None = None) -> Inventory:

@@ -14,8 +14,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from llmfleet.inventory.secrets import SecretRef
-from llmfleet.inventory.versions import litellm_version_problem
 from llmfleet.layout import MESH_NETWORK
+from llmfleet.versions import DEFAULT_POSTGRES_IMAGE, DEFAULT_REDIS_IMAGE, DEFAULT_TAILSCALE_VERSION, litellm_version_problem
 
 HostName = Annotated[
     str,
@@ -432,7 +432,7 @@ class BundledPostgres(Strict):
     """A Postgres container next to LiteLLM (compose runtime)."""
 
     image: str = Field(
-        default="postgres:16.4",
+        default=DEFAULT_POSTGRES_IMAGE,
         pattern=r"^[^:@\s]+(:[A-Za-z0-9._-]+)?(@sha256:[0-9a-f]{64})?$",
         description="Pinned image.",
         examples=["postgres:16.4"],
@@ -459,7 +459,7 @@ class Redis(Strict):
     bundled: bool = Field(
         default=False, description="Run Redis beside the gateway (compose runtime, single gateway only).", examples=[True]
     )
-    image: str = Field(default="redis:7.4.1", description="Pinned image when bundled.", examples=["redis:7.4.1"])
+    image: str = Field(default=DEFAULT_REDIS_IMAGE, description="Pinned image when bundled.", examples=[DEFAULT_REDIS_IMAGE])
     host: str | None = Field(default=None, description="External Redis host (mesh IP or name).", examples=["100.64.0.5"])
     port: Port = Field(default=6379, description="Redis port.", examples=[6379])
     password: SecretRef = Field(description="Redis password reference.", examples=["env:REDIS_PASSWORD"])
@@ -497,8 +497,8 @@ class Gateway(Strict):
     """The LiteLLM proxy, run on every host with the `gateway` role."""
 
     litellm_version: str = Field(
-        description="Pinned LiteLLM release (x.y.z). `latest`/`main-latest` are refused, so are 1.82.7/1.82.8 "
-        "(compromised releases) and anything below 1.83.7 (proxy-auth SQL injection).",
+        description="Pinned LiteLLM release (x.y.z). `latest`/`main-latest` are refused, so is any release the advisory "
+        "table (`llmfleet audit`) marks compromised or critical (1.82.7/1.82.8, anything below 1.84.0).",
         examples=["1.106.2"],
     )
     runtime: Literal["compose", "systemd-venv"] = Field(
@@ -569,7 +569,10 @@ class Mesh(Strict):
     headscale_version: str = Field(pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$", description="Pinned Headscale release.", examples=["0.23.0"])
     headscale_binary: Artifact | None = Field(default=None, description="The Headscale release binary, pinned by SHA-256.")
     tailscale_version: str = Field(
-        default="1.78.1", pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$", description="Pinned Tailscale client release.", examples=["1.78.1"]
+        default=DEFAULT_TAILSCALE_VERSION,
+        pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$",
+        description="Pinned Tailscale client release.",
+        examples=[DEFAULT_TAILSCALE_VERSION],
     )
     tailscale_binary: Artifact | None = Field(
         default=None,

@@ -17,8 +17,8 @@ from urllib.parse import urlparse
 
 from llmfleet.inventory.model import CLOUD_PROVIDERS, KEYLESS_PROVIDERS, PREFIXES_BY_KIND, Inventory
 from llmfleet.inventory.problems import Problem, did_you_mean
-from llmfleet.inventory.versions import CALLBACK_REQUIREMENTS
 from llmfleet.inventory.vram import backend_need
+from llmfleet.versions import CALLBACK_REQUIREMENTS
 
 #: Prefixes whose route drops the `tools` parameter, and the prefix to use instead.
 TOOL_DROPPING_PREFIXES = {"ollama": "ollama_chat"}

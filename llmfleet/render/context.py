@@ -36,12 +36,7 @@ from llmfleet.layout import (
     TAILSCALED_SERVICE,
     llama_service,
 )
-
-#: First llama.cpp build whose ``--flash-attn`` takes a value (on|off|auto, default auto) instead
-#: of being a bare switch (ggml-org/llama.cpp#15434, shipped by b6327).
-LLAMA_FLASH_ATTN_VALUE_BUILD = 6327
-#: First Headscale release with policy v2, where a user in a policy must be written ``name@``.
-HEADSCALE_POLICY_V2 = (0, 26, 0)
+from llmfleet.versions import HEADSCALE_POLICY_V2, LLAMA_FLASH_ATTN_VALUE_BUILD, version_tuple
 
 #: The api_key of a local OpenAI-style model whose server needs none (not a secret; see _deployment_params).
 NO_KEY_PLACEHOLDER = "llmfleet-no-key"
@@ -537,15 +532,11 @@ def headscale_view(inv: Inventory) -> HeadscaleView:
     )
 
 
-def _version_tuple(version: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in version.split("."))
-
-
 def policy_owner(inv: Inventory) -> str:
     """How the policy names the fleet's Headscale user: ``name@`` from 0.26 (policy v2), else ``name``."""
     mesh = inv.mesh
     assert mesh is not None
-    return f"{mesh.user}@" if _version_tuple(mesh.headscale_version) >= HEADSCALE_POLICY_V2 else mesh.user
+    return f"{mesh.user}@" if version_tuple(mesh.headscale_version) >= HEADSCALE_POLICY_V2 else mesh.user
 
 
 @dataclass(frozen=True)

@@ -116,7 +116,7 @@ def test_synthetic_bundled_services_and_tuning(results: dict[str, ImportResult])
     assert inv.gateway.litellm_version == "1.106.2"
     assert inv.gateway.database.bundled.image == "postgres:16.4"
     assert str(inv.gateway.database.bundled.password) == "env:POSTGRES_PASSWORD"
-    assert inv.gateway.redis.bundled and inv.gateway.redis.image == "redis:7.4.1"
+    assert inv.gateway.redis.bundled and inv.gateway.redis.image == "redis:7.4.6"
     (backend,) = inv.backends
     assert (backend.ollama.version, backend.ollama.keep_alive) == ("0.5.7", "30m")
     assert inv.model_by_name["llama3"].tools == "required"

@@ -90,7 +90,8 @@ def test_image_parts() -> None:
         ((1, 82, 8), True),
         ((1, 83, 6), True),
         ((1, 40, 0), True),
-        ((1, 83, 7), False),
+        ((1, 83, 7), True),
+        ((1, 84, 0), False),
         ((1, 106, 2), False),
     ],
 )

@@ -150,6 +150,7 @@ def test_bind_to_own_mesh_ip_is_fine_and_mesh_needs_an_ip(load_data, problems_of
         ("1.82.7", "compromised release"),
         ("1.82.8", "compromised release"),
         ("1.83.6", "proxy-auth SQL injection"),
+        ("1.83.14", "authentication bypass via Host header injection (PYSEC-2026-388"),
         ("v1.90.0", "is not an exact release"),
     ],
 )
@@ -158,8 +159,8 @@ def test_litellm_version_policy(problems_of, base, version, expected) -> None:
     assert any("gateway.litellm_version" in p and expected in p for p in problems_of(base))
 
 
-def test_litellm_version_1_83_7_is_the_first_acceptable(load_data, base) -> None:
-    base["gateway"]["litellm_version"] = "1.83.7"
+def test_litellm_version_1_84_0_is_the_first_acceptable(load_data, base) -> None:
+    base["gateway"]["litellm_version"] = "1.84.0"
     load_data(base)
 
 

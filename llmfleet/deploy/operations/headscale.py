@@ -10,18 +10,14 @@ from pyinfra.api import QuoteString, StringCommand, operation
 
 from llmfleet.deploy.facts.headscale import HeadscaleUsers
 from llmfleet.deploy.operations.util import connector_kwargs
+from llmfleet.versions import HEADSCALE_USER_ID_FLAG, version_tuple
 
 #: First Headscale release whose ``preauthkeys create --user`` takes the user's numeric ID.
-USER_ID_FLAG_VERSION = (0, 26, 0)
+USER_ID_FLAG_VERSION = HEADSCALE_USER_ID_FLAG
 
 
 class MeshError(RuntimeError):
     """The mesh could not be joined (the message never contains a key)."""
-
-
-def version_tuple(version: str) -> tuple[int, ...]:
-    """``0.23.0`` → ``(0, 23, 0)``."""
-    return tuple(int(p) for p in version.lstrip("v").split(".")[:3])
 
 
 @operation()

@@ -1,0 +1,189 @@
+"""Everything llmfleet knows about versions: default pins, version-gated behaviour, advisories, policy.
+
+* **Default pins** (``DEFAULT_*``): what a draft inventory, a model default or an installer uses when
+  nothing else is said. They must pass :func:`audit` (a test checks it).
+* **Gates** (``*_VERSION`` tuples): the first release of a program that changed a flag or a format.
+* **Advisories**: ``llmfleet/data/advisories.toml``, one row per known advisory with its source; how
+  to refresh it is written at the top of that file.
+* **Policy** (:func:`verdict`): a compromised release, or a critical advisory without a condition, is
+  refused (``validate`` exits 2); anything else that matches is a warning.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Literal
+
+# ---------------------------------------------------------------- default pins
+DEFAULT_LITELLM_VERSION = "1.106.2"
+DEFAULT_OLLAMA_VERSION = "0.5.7"
+DEFAULT_LLAMACPP_VERSION = "b4589"
+DEFAULT_HEADSCALE_VERSION = "0.23.0"
+DEFAULT_TAILSCALE_VERSION = "1.78.1"
+DEFAULT_POSTGRES_IMAGE = "postgres:16.4"
+#: 7.4.6 fixes GHSA-4789-qfc9-5f9q (CVE-2025-49844, CVSS 10); 7.4.1 was the earlier default.
+DEFAULT_REDIS_IMAGE = "redis:7.4.6"
+
+# ---------------------------------------------------------------- version gates
+#: Headscale 0.26 took policy v2 (users written ``name@``) and ``preauthkeys --user`` by numeric id.
+HEADSCALE_POLICY_V2 = (0, 26, 0)
+HEADSCALE_USER_ID_FLAG = (0, 26, 0)
+#: First llama.cpp build whose ``--flash-attn`` takes a value (on|off|auto, default auto) instead
+#: of being a bare switch (ggml-org/llama.cpp#15434, shipped by b6327).
+LLAMA_FLASH_ATTN_VALUE_BUILD = 6327
+
+# ---------------------------------------------------------------- grammar
+VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
+FLOATING = frozenset({"latest", "main-latest", "main-stable", "stable", "main", "nightly", "dev"})
+Program = Literal["litellm", "ollama", "headscale", "tailscale", "llamacpp", "redis", "postgres"]
+Severity = Literal["compromised", "critical", "high", "medium", "low"]
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    """``0.23.0`` → ``(0, 23, 0)``; ``b4589`` → ``(4589,)``; ``16.4`` → ``(16, 4)``. Non-numbers count as 0."""
+    text = version.strip().lstrip("vb")
+    return tuple(int(p) if p.isdigit() else 0 for p in re.split(r"[.\-+]", text) if p != "")
+
+
+# ---------------------------------------------------------------- advisories
+@dataclass(frozen=True)
+class Advisory:
+    """One known advisory of one program, as written in ``advisories.toml``."""
+
+    id: str
+    program: str
+    summary: str
+    severity: Severity
+    source: str
+    verified: str
+    ranges: tuple[tuple[str, str], ...] = ()
+    versions: frozenset[str] = frozenset()
+    aliases: tuple[str, ...] = ()
+    condition: str = ""
+    cvss: float | None = None
+
+    def affects(self, version: str) -> bool:
+        """True when ``version`` is listed or falls in one of the ``[introduced, fixed)`` ranges."""
+        if version in self.versions:
+            return True
+        key = version_tuple(version)
+        return any(version_tuple(introduced) <= key and (fixed == "" or key < version_tuple(fixed)) for introduced, fixed in self.ranges)
+
+    @property
+    def fixed_in(self) -> list[str]:
+        """The fixed releases named by the ranges (empty when no fix is known)."""
+        return [fixed for _, fixed in self.ranges if fixed]
+
+    @property
+    def refuses(self) -> bool:
+        """The policy: compromised, or critical with no condition that llmfleet avoids."""
+        return self.severity == "compromised" or (self.severity == "critical" and not self.condition)
+
+
+@cache
+def advisories() -> tuple[Advisory, ...]:
+    """Every advisory in the table (read once)."""
+    text = resources.files("llmfleet").joinpath("data/advisories.toml").read_text(encoding="utf-8")
+    rows = tomllib.loads(text)["advisory"]
+    return tuple(
+        Advisory(
+            id=row["id"],
+            program=row["program"],
+            summary=row["summary"],
+            severity=row["severity"],
+            source=row["source"],
+            verified=row["verified"],
+            ranges=tuple((str(a), str(b)) for a, b in row.get("ranges", ())),
+            versions=frozenset(row.get("versions", ())),
+            aliases=tuple(row.get("aliases", ())),
+            condition=row.get("condition", ""),
+            cvss=row.get("cvss"),
+        )
+        for row in rows
+    )
+
+
+@dataclass(frozen=True)
+class Finding:
+    """An advisory that matches one pinned version, with the policy's verdict."""
+
+    program: str
+    version: str
+    advisory: Advisory
+    refused: bool
+
+    def message(self) -> str:
+        """One line: what it is, where it comes from, and what to pin instead."""
+        a = self.advisory
+        ids = ", ".join((a.id, *a.aliases))
+        score = f", CVSS {a.cvss}" if a.cvss is not None else ""
+        fix = next((f for f in a.fixed_in if version_tuple(f) > version_tuple(self.version)), None)
+        hint = f"; pin {fix} or later" if fix else "; no fixed release is known"
+        cond = f" (applies only when {a.condition})" if a.condition else ""
+        return f"{_NAMES.get(self.program, self.program)} {self.version}: {a.severity} {ids}{score}: {a.summary}{cond}{hint} [{a.source}]"
+
+
+_NAMES = {"litellm": "LiteLLM", "ollama": "Ollama", "headscale": "Headscale", "tailscale": "Tailscale", "llamacpp": "llama.cpp"}
+
+
+def verdict(program: str, version: str) -> list[Finding]:
+    """Every advisory that matches ``program`` at ``version``, refusals first."""
+    found = [Finding(program, version, a, a.refuses) for a in advisories() if a.program == program and a.affects(version)]
+    return sorted(found, key=lambda f: (not f.refused, f.advisory.id))
+
+
+def image_version(image: str) -> str | None:
+    """The release in an image tag (``redis:7.4.6`` → ``7.4.6``, ``postgres:16.4-alpine`` → ``16.4``)."""
+    ref = image.split("@", 1)[0]
+    last = ref.rsplit("/", 1)[-1]
+    if ":" not in last:
+        return None
+    match = re.match(r"v?(\d+(?:\.\d+)*)", last.rsplit(":", 1)[1])
+    return match[1] if match else None
+
+
+@dataclass(frozen=True)
+class Pin:
+    """One pinned program of an inventory and where the pin is written."""
+
+    path: tuple[str | int, ...]
+    program: str
+    version: str
+    findings: list[Finding] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- LiteLLM policy (used at load time)
+def litellm_version_problem(version: str) -> str | None:
+    """Why ``version`` may not be deployed, or ``None`` when it is acceptable."""
+    if version.lower() in FLOATING:
+        return f"'{version}' is not a pinned release; pin an exact version such as {DEFAULT_LITELLM_VERSION}"
+    if not VERSION_RE.match(version):
+        return f"'{version}' is not an exact release (x.y.z), e.g. {DEFAULT_LITELLM_VERSION}"
+    refused = [f.advisory for f in verdict("litellm", version) if f.refused]
+    if not refused:
+        return None
+    if any(a.severity == "compromised" for a in refused):
+        return f"LiteLLM {version} was a compromised release (malicious package on PyPI); pin {DEFAULT_LITELLM_VERSION}"
+    fixes = [fix for a in refused for fix in a.fixed_in if version_tuple(fix) > version_tuple(version)]
+    floor = max(fixes, key=version_tuple) if fixes else DEFAULT_LITELLM_VERSION
+    listed = "; ".join(f"{a.summary} ({', '.join((a.id, *a.aliases))})" for a in refused)
+    return f"LiteLLM {version} has critical advisories: {listed}; pin {floor} or later (e.g. {DEFAULT_LITELLM_VERSION})"
+
+
+#: Installed beside LiteLLM in a ``systemd-venv`` runtime: without it a request with no key gets
+#: HTTP 500 instead of 401 (LiteLLM's auth error path imports prisma; the official image ships it).
+PRISMA_REQUIREMENT = "prisma==0.15.0"
+#: Python packages a LiteLLM callback needs that ``litellm[proxy]`` does not bring (the official
+#: image has them). Measured with 1.106.2: ``callbacks: [prometheus]`` without ``prometheus_client``
+#: makes the proxy exit at startup (ModuleNotFoundError).
+CALLBACK_REQUIREMENTS: dict[str, str] = {"prometheus": "prometheus_client==0.26.0"}
+
+
+def litellm_venv_requirements(litellm_version: str, callbacks: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """What pip installs for a ``systemd-venv`` gateway: LiteLLM [proxy], prisma, and each callback's package."""
+    extra = sorted({CALLBACK_REQUIREMENTS[c] for c in callbacks if c in CALLBACK_REQUIREMENTS})
+    return [f"litellm[proxy]=={litellm_version}", PRISMA_REQUIREMENT, *extra]
