@@ -110,12 +110,11 @@ def print_tree(out_dir: Path, files: list) -> None:
 @app.command()
 def audit(inventory: InventoryArg, env: EnvOpt = None, overlay: OverlayOpt = None) -> None:
     """List every pinned program with the known advisories that match it (exit 2 when one is refused)."""
-    from llmfleet.audit import audit_report
+    from llmfleet.audit import audit_lines
 
-    code, lines = audit_report(inventory, env, overlay)
-    for line in lines:
+    loaded = load_or_exit(inventory, env, overlay)  # a refused pin is a load error: listed with its line, exit 2
+    for line in audit_lines(inventory, loaded):
         out.print(line, markup=False)
-    raise typer.Exit(code)
 
 
 @import_app.command("litellm")
