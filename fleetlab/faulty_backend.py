@@ -59,7 +59,30 @@ FAULTS = (
     "error_event",  # an error event mid-stream, then the end
     "drip",  # streams a token every tpot_ms forever (never finishes)
     "leak_key",  # HTTP 500 whose message echoes the request's Authorization header (a careless upstream)
+    # --- the second suite (issue 13): each has its truth in tests/checks/test_checks_fault_suite.py
+    "parallel",  # two valid calls of the needed tool (Tokyo, then Paris): a legal parallel answer
+    "parallel_bad",  # a valid call, then a second call of the same tool with arguments that are not JSON
+    "parallel_unoffered",  # a valid call, then a call of search_web, which was never offered
+    "nan_args",  # arguments with NaN (Python's json accepts it; no strict client does)
+    "no_id",  # a valid call without an id (a client cannot send the result back)
+    "dict_in_text",  # the call written into content as a Python dict
+    "funcall_in_text",  # the call written into content as get_weather(city="Tokyo", days=3)
+    "think_mentions",  # a <think> block that mentions get_weather(…) and a dict call, then a correct answer
+    "empty",  # every answer is empty content with finish_reason stop
+    "finish_mismatch",  # text answers with finish_reason tool_calls (and no call)
+    "after_done",  # a correct answer, [DONE], then more events (a call, garbage) a client never reads
+    "bad_utf8",  # an invalid UTF-8 byte inside the answer text
+    "hostile_error",  # HTTP 500 whose message holds a lone surrogate, NUL, ESC sequences, bidi overrides, "]]>"
+    "hostile_text",  # a correct answer whose text holds the same hostile characters
+    "list_content",  # content sent as a list of text parts (non-streamed) / a correct answer otherwise
 )
+
+#: SSE framings the stream writer can use (all legal per the SSE specification).
+FRAMINGS = ("lf", "crlf", "cr", "crlf_split", "multiline", "comments", "bytewise", "bom")
+
+#: hostile characters as JSON escapes (for an error body) and as the string they decode to (for answer text)
+HOSTILE = r"bad \ud800 lone surrogate, NUL \u0000, ESC \u001b[31mred\u001b[0m, bidi \u202etxt.exe, ]]> & <x>"
+HOSTILE_TEXT = json.loads(f'"{HOSTILE}"')
 
 CANONICAL_ARGS = {
     "get_weather": {"city": "Tokyo", "days": 3},
@@ -76,14 +99,20 @@ class Behaviour:
     tpot_ms: float = 0.0
     tokens: int = 8  # text tokens per answer (capped by max_tokens)
     ollama_placement: str | None = None  # "gpu", "cpu", "split" or None (not loaded) for /api/ps
+    framing: str = "lf"  # how SSE events are written (FRAMINGS)
+    cold_ms: float = 0.0  # the first chat request of this model sends nothing for this long (a loading model)
+    reasoning_ms: float = 0.0  # streams reasoning_content for this long before the first visible output
+    event_bytes: int = 0  # pad each text token to this many bytes (large answers for the parser benchmark)
 
     def __post_init__(self) -> None:
         if self.fault not in FAULTS:
             raise ValueError(f"unknown fault {self.fault!r}; choose from {', '.join(FAULTS)}")
+        if self.framing not in FRAMINGS:
+            raise ValueError(f"unknown framing {self.framing!r}; choose from {', '.join(FRAMINGS)}")
 
 
 def parse_behaviour(spec: str) -> tuple[str, Behaviour]:
-    """``NAME=FAULT[,ttft=MS][,tpot=MS][,tokens=N][,placement=gpu|cpu|split]`` → (name, Behaviour)."""
+    """``NAME=FAULT[,ttft=MS][,tpot=MS][,tokens=N][,placement=…][,framing=…][,cold=MS][,reasoning=MS][,event_bytes=N]``."""
     name, _, rest = spec.partition("=")
     parts = rest.split(",") if rest else ["ok"]
     b = Behaviour(parts[0] or "ok")
@@ -97,6 +126,14 @@ def parse_behaviour(spec: str) -> tuple[str, Behaviour]:
             b = replace(b, tokens=int(v))
         elif k == "placement":
             b = replace(b, ollama_placement=v)
+        elif k == "framing":
+            b = replace(b, framing=v)
+        elif k == "cold":
+            b = replace(b, cold_ms=float(v))
+        elif k == "reasoning":
+            b = replace(b, reasoning_ms=float(v))
+        elif k == "event_bytes":
+            b = replace(b, event_bytes=int(v))
         else:
             raise ValueError(f"unknown key {k!r} in {spec!r}")
     return name, b
@@ -115,6 +152,8 @@ class _Server(ThreadingHTTPServer):
         self.stop = threading.Event()
         self.requests = 0
         self.log: list[dict[str, Any]] = []  # one entry per chat request: model, arrival, end, token write times
+        self.seen: set[str] = set()  # models that got a chat request (the cold load is over)
+        self.lock = threading.Lock()
 
 
 class _Gone(Exception):
@@ -160,9 +199,28 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError, OSError):
             raise _Gone from None
 
-    def _event(self, payload: Any) -> None:
+    def _event(self, payload: Any, framing: str = "lf") -> None:
         data = payload if isinstance(payload, str) else json.dumps(payload)
-        self._chunk(f"data: {data}\n\n".encode())
+        if framing == "multiline" and not isinstance(payload, str):
+            # one data: line per line of indented JSON (newlines only between tokens); the parser joins them with LF
+            lines = json.dumps(payload, indent=1).split("\n")
+            self._chunk(("".join(f"data: {ln}\n" for ln in lines) + "\n").encode())
+        elif framing == "comments":
+            self._chunk(f": keep-alive\nid: {len(self.token_writes)}\nretry: 3000\nevent: message\ndata: {data}\n\n".encode())
+        elif framing in ("crlf", "crlf_split"):
+            raw = f"data: {data}\r\n\r\n".encode()
+            if framing == "crlf":
+                self._chunk(raw)
+            else:  # every CRLF split across two writes
+                for piece in raw.replace(b"\r\n", b"\r\0\n").split(b"\0"):
+                    self._chunk(piece)
+        elif framing == "cr":
+            self._chunk(f"data: {data}\r\r".encode())
+        elif framing == "bytewise":
+            for byte in f"data: {data}\n\n".encode():
+                self._chunk(bytes([byte]))
+        else:
+            self._chunk(f"data: {data}\n\n".encode())
 
     def _end_stream(self) -> None:
         try:
@@ -318,6 +376,23 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if b.fault == "hang":
             self._block()
+        if b.fault == "hostile_error":
+            body_text = '{"error": {"message": "upstream said: ' + HOSTILE + '", "type": "server_error"}}'
+            raw = body_text.encode()
+            self.send_response(500)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+            self.wfile.flush()
+            return
+        if b.cold_ms:
+            with self.server.lock:
+                first = model not in self.server.seen
+                self.server.seen.add(model)
+            if first:  # a loading model: nothing at all, not even headers, until it is loaded
+                self._wait_until(t0 + b.cold_ms / 1000)
+                t0 = time.perf_counter()
         stream = bool(body.get("stream"))
         call, text = self._decide(b, body)
         max_tokens = int(body.get("max_tokens") or 10_000)
@@ -328,23 +403,43 @@ class _Handler(BaseHTTPRequestHandler):
                 self._block()
             n = len(text)
             self._wait_until(t0 + (b.ttft_ms + max(0, n - 1) * b.tpot_ms) / 1000)
-            message: dict[str, Any] = {"role": "assistant", "content": "".join(text) if text else None}
+            content: Any = "".join(text) if text else None
+            if b.fault == "list_content" and content:
+                content = [{"type": "text", "text": t} for t in text]
+            message: dict[str, Any] = {"role": "assistant", "content": content}
+            if b.fault == "empty":
+                message["content"] = ""
             if call:
-                message["tool_calls"] = [{"id": "call_1", "type": "function", "function": {"name": call[0], "arguments": call[1]}}]
-            self._send_json(
-                200,
-                {
-                    "id": "chatcmpl-faulty",
-                    "object": "chat.completion",
-                    "created": int(time.time()),
-                    "model": model,
-                    "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls" if call else "stop"}],
-                    "usage": {"prompt_tokens": 10, "completion_tokens": max(1, n), "total_tokens": 10 + max(1, n)},
-                },
-            )
+                message["tool_calls"] = [self._call_object(b, i, c) for i, c in enumerate(call)]
+            if b.reasoning_ms:
+                message["reasoning_content"] = "Let me think about which tool fits. "
+            finish = "tool_calls" if call or b.fault == "finish_mismatch" else "stop"
+            payload = {
+                "id": "chatcmpl-faulty",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": model,
+                "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+                "usage": {"prompt_tokens": 10, "completion_tokens": max(1, n), "total_tokens": 10 + max(1, n)},
+            }
+            raw = json.dumps(payload).encode()
+            if b.fault == "bad_utf8":
+                raw = _break_utf8(raw)
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+            self.wfile.flush()
 
-    def _decide(self, b: Behaviour, body: dict[str, Any]) -> tuple[tuple[str, str] | None, list[str]]:
-        """The call (name, raw arguments) or None, and the text tokens."""
+    def _call_object(self, b: Behaviour, i: int, call: tuple[str, str]) -> dict[str, Any]:
+        obj: dict[str, Any] = {"id": f"call_{i + 1}", "type": "function", "function": {"name": call[0], "arguments": call[1]}}
+        if b.fault == "no_id":
+            del obj["id"]
+        return obj
+
+    def _decide(self, b: Behaviour, body: dict[str, Any]) -> tuple[list[tuple[str, str]], list[str]]:
+        """The calls (name, raw arguments) and the text tokens."""
         tools = [t.get("function", {}).get("name") for t in body.get("tools") or [] if isinstance(t, dict)]
         prompt = ""
         for msg in body.get("messages") or []:
@@ -362,49 +457,112 @@ class _Handler(BaseHTTPRequestHandler):
             needed = tools[0]
         max_tokens = int(body.get("max_tokens") or 10_000)
         words = [f"{i} " for i in range(1, min(b.tokens, max_tokens) + 1)] if b.fault != "drip" else []
+        if b.event_bytes:
+            words = [w.ljust(b.event_bytes, "x") for w in words]
+        if b.fault == "empty":
+            return [], []
+        if b.fault == "hostile_text":
+            words = [HOSTILE_TEXT, *words[1:]]
+        if b.fault == "think_mentions":
+            words = ["<think>I could call get_weather(city='Tokyo', days=3) or ", "{'name': 'get_weather'}; no.</think>", *words]
         if not tools:
-            return None, words
+            return [], words
         answer = ["Paris", "."]
+        if b.fault == "think_mentions":
+            answer = [
+                "<think>Maybe get_weather(city='Paris')? ",
+                '{"name": "get_weather", "arguments": {}} No tool is needed.</think>',
+                *answer,
+            ]
+        if b.fault == "hostile_text":
+            answer = [HOSTILE_TEXT, " Paris."]
         if b.fault == "prose":
-            return None, ["I ", "cannot ", "check ", "that, ", "sorry."]
-        if b.fault == "call_in_text":
+            return [], ["I ", "cannot ", "check ", "that, ", "sorry."]
+        if b.fault in ("call_in_text", "dict_in_text", "funcall_in_text"):
             args = CANONICAL_ARGS["get_weather"]
+            if b.fault == "dict_in_text":
+                payload = repr({"name": "get_weather", "arguments": args})
+                return [], ["Calling: ", payload[:20], payload[20:]]
+            if b.fault == "funcall_in_text":
+                return [], ["I will run ", 'get_weather(city="Tokyo", ', "days=3)", " for you."]
             payload = json.dumps({"name": "get_weather", "arguments": args})
-            return None, ["<tool_call>", "\n", payload[:20], payload[20:], "\n", "</tool_call>"]
+            return [], ["<tool_call>", "\n", payload[:20], payload[20:], "\n", "</tool_call>"]
         if b.fault == "wrong_tool":
             other = next((t for t in tools if t != needed), "search_web")
-            return (other, json.dumps(CANONICAL_ARGS.get(other, {"query": "x"}))), []
+            return [(other, json.dumps(CANONICAL_ARGS.get(other, {"query": "x"})))], []
         if needed is None:
             if b.fault == "overcall":
-                return ("get_weather", json.dumps(CANONICAL_ARGS["get_weather"])), []
-            return None, answer
+                return [("get_weather", json.dumps(CANONICAL_ARGS["get_weather"]))], []
+            if b.fault == "finish_mismatch":
+                return [], answer
+            return [], answer
+        good = (needed, json.dumps(CANONICAL_ARGS.get(needed, {})))
         if b.fault == "malformed_args":
-            return (needed, json.dumps(CANONICAL_ARGS.get(needed, {}))[:-3]), []
+            return [(needed, good[1][:-3])], []
         if b.fault == "invalid_args":
-            return (needed, json.dumps({"city": "Berlin", "days": "three"})), []
-        return (needed, json.dumps(CANONICAL_ARGS.get(needed, {}))), []
+            return [(needed, json.dumps({"city": "Berlin", "days": "three"}))], []
+        if b.fault == "nan_args":
+            bad = {
+                "get_weather": '{"city": "Tokyo", "days": NaN}',
+                "convert_currency": '{"amount": NaN, "from_currency": "USD", "to_currency": "EUR"}',
+            }
+            return [(needed, bad.get(needed, '{"x": NaN}'))], []
+        if b.fault == "finish_mismatch":
+            return [], ["I ", "would ", "call ", "a ", "tool."]
+        if b.fault == "parallel":
+            second = {
+                "get_weather": {"city": "Paris", "days": 2},
+                "convert_currency": {"amount": 10, "from_currency": "USD", "to_currency": "JPY"},
+            }
+            return [good, (needed, json.dumps(second.get(needed, {})))], []
+        if b.fault == "parallel_bad":
+            return [good, (needed, good[1][:-3])], []
+        if b.fault == "parallel_unoffered":
+            return [good, ("search_web", json.dumps({"query": "weather"}))], []
+        return [good], []
 
     def _stream(
-        self, b: Behaviour, body: dict[str, Any], call: tuple[str, str] | None, text: list[str], max_tokens: int, t0: float
+        self, b: Behaviour, body: dict[str, Any], calls: list[tuple[str, str]], text: list[str], max_tokens: int, t0: float
     ) -> None:
         model = str(body.get("model"))
         base = {"id": "chatcmpl-faulty", "object": "chat.completion.chunk", "created": int(time.time()), "model": model}
+        framing = b.framing
 
         def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
             return {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
 
+        def send(payload: Any) -> None:
+            if b.fault == "bad_utf8" and not isinstance(payload, str):
+                raw = _break_utf8(f"data: {json.dumps(payload)}\n\n".encode())
+                self._chunk(raw)
+            else:
+                self._event(payload, framing)
+
         self._start_stream()
-        self._event(chunk({"role": "assistant", "content": ""}))  # sent at once: not a token
+        if framing == "bom":
+            self._chunk(b"\xef\xbb\xbf")
+        send(chunk({"role": "assistant", "content": ""}))  # sent at once: not a token
         deltas: list[dict[str, Any]] = []
-        if call:
-            name, args = call
-            pieces = [args[i : i + 8] for i in range(0, len(args), 8)] or [""]
+        if b.reasoning_ms:
+            steps = 4
+            for k in range(steps):
+                self._wait_until(t0 + (b.ttft_ms + k * b.reasoning_ms / steps) / 1000)
+                self.token_writes.append(time.perf_counter())
+                send(chunk({"reasoning_content": f"thinking {k} "}))
+            t0 += b.reasoning_ms / 1000  # visible output starts after the reasoning
+        for i, (name, args) in enumerate(calls):
+            pieces = [args[k : k + 8] for k in range(0, len(args), 8)] or [""]
             if b.fault == "stream_broken":
                 pieces = [args] * 3
-            deltas.append({"tool_calls": [{"index": 0, "id": "call_1", "type": "function", "function": {"name": name, "arguments": ""}}]})
-            deltas += [{"tool_calls": [{"index": 0, "function": {"arguments": p}}]} for p in pieces]
-        else:
+            head: dict[str, Any] = {"index": i, "id": f"call_{i + 1}", "type": "function", "function": {"name": name, "arguments": ""}}
+            if b.fault == "no_id":
+                del head["id"]
+            deltas.append({"tool_calls": [head]})
+            deltas += [{"tool_calls": [{"index": i, "function": {"arguments": p}}]} for p in pieces]
+        if not calls:
             deltas += [{"content": t} for t in text]
+        if b.fault == "empty":
+            deltas = [{"content": ""}]
         fault_at = min(2, len(deltas))  # stream faults strike after two deltas (or all, if fewer)
         i = 0
         while True:
@@ -425,14 +583,28 @@ class _Handler(BaseHTTPRequestHandler):
                 break
             self._wait_until(t0 + (b.ttft_ms + i * b.tpot_ms) / 1000)
             self.token_writes.append(time.perf_counter())
-            self._event(chunk(delta))
+            send(chunk(delta))
             i += 1
-        self._event(chunk({}, "tool_calls" if call else ("length" if len(text) >= max_tokens else "stop")))
+        finish = "tool_calls" if calls or b.fault == "finish_mismatch" else ("length" if len(text) >= max_tokens else "stop")
+        send(chunk({}, finish))
         if (body.get("stream_options") or {}).get("include_usage"):
             n = len(deltas)
-            self._event({**base, "choices": [], "usage": {"prompt_tokens": 10, "completion_tokens": n, "total_tokens": 10 + n}})
-        self._event("[DONE]")
+            send({**base, "choices": [], "usage": {"prompt_tokens": 10, "completion_tokens": n, "total_tokens": 10 + n}})
+        self._event("[DONE]", framing)
+        if b.fault == "after_done":  # a client stops at [DONE]; none of this may count
+            self._event(chunk({"content": '<tool_call>{"name": "get_weather"}</tool_call>'}))
+            self._event(chunk({"tool_calls": [{"index": 5, "function": {"name": "search_web", "arguments": "{"}}]}))
+            self._event("not json at all")
+            self._event(chunk({}, "tool_calls"))
         self._end_stream()
+
+
+def _break_utf8(raw: bytes) -> bytes:
+    """``raw`` with an invalid UTF-8 byte (0xFF) inside the first answer text or arguments."""
+    for word in (b"Tokyo", b"Paris", b"USD", b"1 ", b"I "):
+        if word in raw:
+            return raw.replace(word, word[:1] + b"\xff" + word[1:], 1)
+    return raw
 
 
 class FaultyBackend:

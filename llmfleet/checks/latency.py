@@ -84,10 +84,10 @@ def _sample_verdict(resp: ToolResponse) -> str | None:
     """Why a complete stream is not a usable answer, or ``None``."""
     if resp.stream_problem:
         return f"stream problem: {resp.stream_problem}"
+    if resp.finish_reason in ("tool_calls", "function_call") and not resp.tool_calls:
+        return f"finish_reason {resp.finish_reason!r} contradicts the answer: no tool call came back"
     if resp.visible:
         return None
-    if resp.finish_reason in ("tool_calls", "function_call"):
-        return f"finish_reason {resp.finish_reason!r} but no tool call came back"
     if resp.reasoning_chars and resp.finish_reason == "length":
         return None  # a reasoning model still thinking when max_tokens ran out: it answered
     why = f", only {resp.reasoning_chars} characters of reasoning" if resp.reasoning_chars else ""
