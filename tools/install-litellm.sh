@@ -5,7 +5,7 @@
 # `prisma` is installed alongside: without it a request with no key gets HTTP 500 instead of 401
 # (LiteLLM's auth error path imports prisma; the official image ships it). `prometheus_client` too:
 # a config with `callbacks: [prometheus]` makes the proxy exit at startup without it. Both are what
-# deploy installs for a systemd-venv gateway (llmfleet/inventory/versions.py litellm_venv_requirements).
+# deploy installs for a systemd-venv gateway (llmfleet/versions.py litellm_venv_requirements).
 # Idempotent via a stamp file.  ~45 s and ~740 MB on a cold cache.
 #
 # Env:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from llmfleet.inventory.versions import CALLBACK_REQUIREMENTS, PRISMA_REQUIREMENT, litellm_venv_requirements
+from llmfleet.versions import CALLBACK_REQUIREMENTS, PRISMA_REQUIREMENT, litellm_venv_requirements
 
 SCRIPT = Path(__file__).resolve().parents[2] / "tools" / "install-litellm.sh"
 
