@@ -12,7 +12,7 @@ STAMP := $(VENV)/.deps-installed
 
 include tools/programs.mk
 
-.PHONY: help venv demo demo-local lab-tools lab-up lab-check lab-down test lint unit bench bench-deploy schema docs render-examples clean
+.PHONY: litellm-keys help venv demo demo-local lab-tools lab-up lab-check lab-down test lint unit bench bench-deploy schema docs render-examples clean
 
 help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
@@ -73,6 +73,11 @@ schema: $(STAMP) ## regenerate schema/inventory.schema.json
 
 docs: $(STAMP) schema ## regenerate the README's inventory reference from the schema
 	$(PY) -m llmfleet.docs README.md
+
+LITELLM_KEYS_VERSION ?= $(or $(LITELLM_VERSION),1.106.2)
+litellm-keys: litellm-proxy ## regenerate the table of keys the pinned LiteLLM accepts (llmfleet/inventory/litellm_keys/<ver>.json)
+	LITELLM_LOCAL_MODEL_COST_MAP=True $(CACHE)/litellm-$(LITELLM_KEYS_VERSION)/bin/python tools/gen-litellm-keys.py \
+	  llmfleet/inventory/litellm_keys/$(LITELLM_KEYS_VERSION).json
 
 render-examples: $(STAMP) ## re-render the golden files of the example fleets
 	for f in inventories/*.yml; do n=$$(basename $$f .yml); case $$n in *.*) continue;; esac; \

@@ -23,7 +23,7 @@ from llmfleet.importer.deployments import (
 from llmfleet.importer.findings import Finding, Severity, describe_literal, make, url_password
 from llmfleet.importer.source import YamlSource
 from llmfleet.inventory.problems import FieldPath, format_path
-from llmfleet.inventory.secrets import LITERAL_SECRET_PATTERNS, PUBLIC_EXAMPLE_KEYS
+from llmfleet.inventory.secrets import LITERAL_SECRET_PATTERNS, PUBLIC_EXAMPLE_KEYS, looks_like_literal_secret
 
 SECRET_KEY = re.compile(r"(^|_)(api_key|master_key|password|passwd|secret|secret_key|token|access_key|private_key)$", re.I)
 URL_KEY = re.compile(r"(^|_)url$", re.I)
@@ -259,7 +259,7 @@ class ConfigChecker:
 
     def deployment(self, d: Deployment) -> None:
         model_path = (*d.path, "litellm_params", "model")
-        if d.prefix == "ollama":
+        if d.prefix == "ollama" and d.mode == "chat":
             self.add(
                 "ollama-prefix",
                 model_path,
@@ -268,7 +268,7 @@ class ConfigChecker:
                 f"write ollama_chat/{d.upstream} (the /api/chat route, native tool calling); in the inventory a model on an "
                 "ollama backend renders as ollama_chat by default (leave litellm_prefix unset).",
             )
-        if d.prefix is None:
+        if d.prefix is None and not d.model.startswith("os.environ/"):
             self.unprefixed(d, model_path)
         self.api_key(d)
 
@@ -311,17 +311,19 @@ class ConfigChecker:
         raw = d.params["api_key"]
         env = "LLAMA_API_KEY" if d.local else provider_env(d.provider or "provider")
         value = secret_value(raw, env)
-        if value.kind == "placeholder":
+        text = str(raw)
+        local_dummy = d.local and value.is_literal and len(text) < 16 and looks_like_literal_secret(text) in (None, "an OpenAI-style key")
+        if value.kind == "placeholder" or (local_dummy and text not in PUBLIC_EXAMPLE_KEYS):
             self.add(
                 "placeholder-api-key",
                 path,
                 f"api_key is the placeholder '{raw}': LiteLLM sends it as a bearer token and the server ignores it, "
                 "i.e. the server answers anyone without authentication.",
-                "remove it (llmfleet renders no key for a backend without one); if the server should check a key "
-                "(llama-server --api-key), reference it: os.environ/LLAMA_API_KEY, inventory backends[].api_key: env:LLAMA_API_KEY.",
+                "nothing to carry over: for a server without a key llmfleet renders its own harmless placeholder (so LiteLLM "
+                "never sends the gateway's OPENAI_API_KEY there); if the server should check a key (llama-server --api-key, "
+                "vllm --api-key), reference it: os.environ/LLAMA_API_KEY, inventory backends[].api_key: env:LLAMA_API_KEY.",
             )
         elif value.is_literal:
-            text = str(raw)
             code = "public-example-key" if text in PUBLIC_EXAMPLE_KEYS else "literal-secret"
             self.add(
                 code,
@@ -359,8 +361,8 @@ class ConfigChecker:
 
     def literal_secrets(self) -> None:
         for path, value in iter_scalars(self.config.data):
-            if tuple(path) in self.seen or value is None or isinstance(value, bool) or not path:
-                continue
+            if tuple(path) in self.seen or value is None or isinstance(value, (bool, int, float)) or not path:
+                continue  # numbers (costs, limits) are never credentials
             text = str(value).strip()
             if not text or text.startswith("os.environ/") or shell_vars(text):
                 continue

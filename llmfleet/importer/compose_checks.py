@@ -49,8 +49,9 @@ def bind_host(value: str) -> str:
 class ComposeChecker:
     """Collects the findings of one compose file."""
 
-    def __init__(self, compose: ComposeFile):
+    def __init__(self, compose: ComposeFile, used: set[str] | None = None):
         self.compose = compose
+        self.used = used
         self.source = compose.source
         self.findings: list[Finding] = []
 
@@ -68,12 +69,29 @@ class ComposeChecker:
                 line=dup.line,
             )
         for service in self.compose.services.values():
+            if self.used is not None and service.name not in self.used:
+                continue  # not part of the proxy's setup: neither judged nor drafted
             self.image(service)
             self.environment(service)
             self.debug(service)
             if service.kind in BACKEND_KINDS:
                 self.exposure(service)
+            elif service.kind in ("postgres", "redis"):
+                self.state_exposure(service)
         return self.findings
+
+    def state_exposure(self, service: Service) -> None:
+        what = {"postgres": "Postgres (LiteLLM's keys, spend logs and stored credentials)", "redis": "Redis (routing state and cache)"}
+        for port in (p for p in service.ports if p.all_interfaces):
+            self.add(
+                "service-exposed",
+                port.path,
+                f"ports '{port.raw}' publishes {what[service.kind]} on every interface of the host: only its password "
+                "stands between the network and the data.",
+                "remove the ports entry (LiteLLM reaches it over the compose network) or publish it on 127.0.0.1 only "
+                "('127.0.0.1:" + (port.published or port.target) + ":" + port.target + "'); inventory: a bundled database/redis "
+                "is never published.",
+            )
 
     def image(self, service: Service) -> None:
         image = service.image
@@ -119,6 +137,8 @@ class ComposeChecker:
             path = (*service.path, "environment", var.name)
             line = self.source.line(var.path)
             defaulted = DEFAULTED_VAR.search(value)
+            if defaulted and defaulted[2].startswith("${"):
+                defaulted = None  # ${A:-${B}}: the default is another variable, not a literal
             if defaulted and SECRET_NAME.search(defaulted[1].upper()):
                 self.add(
                     "literal-secret",
@@ -258,9 +278,9 @@ class ComposeChecker:
                 )
 
 
-def check_compose(compose: ComposeFile) -> list[Finding]:
-    """Every finding in a compose file."""
-    return ComposeChecker(compose).run()
+def check_compose(compose: ComposeFile, used: set[str] | None = None) -> list[Finding]:
+    """Every finding in a compose file (only of the ``used`` services, when given)."""
+    return ComposeChecker(compose, used).run()
 
 
 def check_unit(unit: UnitFile) -> list[Finding]:

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from llmfleet.importer.compose import ComposeFile, Service
 from llmfleet.importer.source import ImportInputError, YamlSource
+from llmfleet.inventory.litellm_keys import key_table
 from llmfleet.inventory.model import CLOUD_PROVIDERS, MESH_NETWORK
 from llmfleet.inventory.problems import FieldPath
 from llmfleet.inventory.secrets import ENV_NAME_RE
@@ -46,7 +47,8 @@ OTHER_CLOUD_PREFIXES = frozenset(
         "jina_ai",
     }
 )
-KNOWN_PREFIXES = frozenset(CLOUD_PROVIDERS) | LOCAL_PREFIXES | OTHER_CLOUD_PREFIXES
+#: Every provider prefix the pinned LiteLLM knows (its provider list, from the generated key table).
+KNOWN_PREFIXES = frozenset(CLOUD_PROVIDERS) | LOCAL_PREFIXES | OTHER_CLOUD_PREFIXES | key_table().providers
 
 #: Values people put in ``api_key`` when a server needs none.
 PLACEHOLDER_KEYS = frozenset(
@@ -78,11 +80,22 @@ PLACEHOLDER_KEYS = frozenset(
         "key",
     }
 )
+#: Made-up keys of a few lower-case words (sk-local, sk-dummy-key): no real credential looks like that.
+DUMMY_KEY_RE = re.compile(r"^sk-[a-z]+(-[a-z]+)?$")
 #: Hosts that mean "the machine the gateway runs on".
 GATEWAY_HOST_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "host.docker.internal", "172.17.0.1", "host-gateway"})
 
 _SHELL_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?[-?+=][^}]*)?\}")
 _OPENAI_NAMES = re.compile(r"^(gpt-|chatgpt|o[1-9](-|$)|text-embedding-|dall-e|whisper|tts-|davinci|babbage)", re.I)
+
+#: Modes people write that LiteLLM does not have (its health check fails on them), and LiteLLM's own name.
+MODE_ALIASES = {
+    "embeddings": "embedding",
+    "tts": "audio_speech",
+    "speech": "audio_speech",
+    "transcription": "audio_transcription",
+    "image": "image_generation",
+}
 
 Where = Literal["compose", "gateway-host", "mesh", "private", "public"]
 RefKind = Literal["env", "env-syntax", "literal", "placeholder", "missing"]
@@ -121,7 +134,7 @@ def secret_value(raw: Any, default_env: str) -> SecretValue:
     match = _SHELL_VAR.fullmatch(text)
     if match:
         return SecretValue("env-syntax", f"env:{env_name(match[1], default_env)}")
-    if text.lower() in PLACEHOLDER_KEYS:
+    if text.lower() in PLACEHOLDER_KEYS or DUMMY_KEY_RE.match(text):
         return SecretValue("placeholder", None)
     return SecretValue("literal", f"env:{default_env}")
 
@@ -254,11 +267,11 @@ class Deployment:
 
     @property
     def mode(self) -> str:
-        """``embedding`` or ``chat`` (from model_info.mode, else from the names)."""
-        mode = self.model_info.get("mode")
-        if mode == "embedding":
-            return "embedding"
-        if mode is None and ("embed" in self.upstream.lower() or "embed" in self.model_name.lower()):
+        """LiteLLM's mode (model_info.mode, else litellm_params.mode, else ``embedding`` by the names, else ``chat``)."""
+        mode = self.model_info.get("mode", self.params.get("mode"))
+        if isinstance(mode, str) and mode:
+            return MODE_ALIASES.get(mode, mode)
+        if "embed" in self.upstream.lower() or "embed" in self.model_name.lower():
             return "embedding"
         return "chat"
 
@@ -268,6 +281,7 @@ def read_deployments(config: YamlSource, compose: ComposeFile | None) -> list[De
     model_list = config.data.get("model_list")
     if model_list is None:
         return []
+    known = KNOWN_PREFIXES | custom_providers(config)
     if not isinstance(model_list, list):
         raise ImportInputError(config.file, config.line(("model_list",)), "model_list is not a list")
     out = []
@@ -283,7 +297,7 @@ def read_deployments(config: YamlSource, compose: ComposeFile | None) -> list[De
             raise ImportInputError(config.file, config.line(path), f"model_list[{index}] has no model_name")
         model = params["model"].strip()
         first, slash, rest = model.partition("/")
-        prefix, upstream = (first, rest) if slash and first in KNOWN_PREFIXES and rest else (None, model)
+        prefix, upstream = (first, rest) if slash and first in known and rest else (None, model)
         api_base = params.get("api_base") or params.get("base_url")
         endpoint = classify_endpoint(str(api_base), compose) if api_base else None
         if endpoint is None and prefix in ("ollama", "ollama_chat"):
@@ -305,6 +319,15 @@ def read_deployments(config: YamlSource, compose: ComposeFile | None) -> list[De
             )
         )
     return out
+
+
+def custom_providers(config: YamlSource) -> frozenset[str]:
+    """Providers the config registers itself (``litellm_settings.custom_provider_map``)."""
+    settings = config.data.get("litellm_settings")
+    entries = settings.get("custom_provider_map") if isinstance(settings, dict) else None
+    if not isinstance(entries, list):
+        return frozenset()
+    return frozenset(e["provider"] for e in entries if isinstance(e, dict) and isinstance(e.get("provider"), str))
 
 
 def _int(value: Any) -> int | None:

@@ -23,8 +23,10 @@ from pydantic import BaseModel, ValidationError
 
 from llmfleet.importer.checks import all_fallbacks, section
 from llmfleet.importer.compose import ComposeFile, Service
+from llmfleet.importer.coverage import Coverage
 from llmfleet.importer.deployments import Deployment, Endpoint, provider_env, secret_value
 from llmfleet.importer.emit import Note
+from llmfleet.importer.findings import make
 from llmfleet.importer.policy import (
     DEFAULT_HEADSCALE_VERSION,
     DEFAULT_LITELLM_VERSION,
@@ -37,8 +39,8 @@ from llmfleet.importer.policy import (
 )
 from llmfleet.importer.source import YamlSource
 from llmfleet.importer.units import UnitFile
+from llmfleet.inventory.litellm_keys import key_table
 from llmfleet.inventory.model import (
-    CLOUD_PROVIDERS,
     KEYLESS_PROVIDERS,
     BundledPostgres,
     Gateway,
@@ -46,14 +48,42 @@ from llmfleet.inventory.model import (
     Model,
     OllamaTuning,
     Redis,
+    ResponseCache,
     Routing,
+    UiLogin,
 )
 
 GATEWAY_HOST = "gw1"
 ZERO_SHA256 = "0" * 64
 ADDRESS_RE = re.compile(r"^[A-Za-z0-9.:-]+$")
 HOSTNAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-PUBLIC_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")
+PUBLIC_NAME_RE = re.compile(r"^[A-Za-z0-9*][A-Za-z0-9._:/*-]{0,127}$")
+#: litellm_params keys mapped onto typed Model fields: source key -> inventory field.
+TYPED_PARAMS = {
+    "api_version": "api_version",
+    "vertex_project": "vertex_project",
+    "vertex_location": "vertex_location",
+    "timeout": "timeout_s",
+    "stream_timeout": "stream_timeout_s",
+    "num_retries": "num_retries",
+    "extra_headers": "extra_headers",
+    "extra_body": "extra_body",
+    "reasoning_effort": "reasoning_effort",
+    "thinking": "thinking",
+    "litellm_credential_name": "credential_name",
+    "input_cost_per_token": "input_cost_per_token",
+    "output_cost_per_token": "output_cost_per_token",
+}
+#: model_info keys mapped onto typed Model fields.
+TYPED_INFO = {
+    "base_model": "base_model",
+    "description": "description",
+    "access_groups": "access_groups",
+    "input_cost_per_token": "input_cost_per_token",
+    "output_cost_per_token": "output_cost_per_token",
+}
+#: Values LiteLLM resolves from its environment (``os.environ/NAME``), as inventory references.
+ENV_VALUE_RE = re.compile(r"^os\.environ/([A-Za-z_][A-Za-z0-9_]*)$")
 LLAMACPP_MANAGED = {
     "--host",
     "--port",
@@ -102,11 +132,20 @@ def field_ok(model: type[BaseModel], base: dict[str, Any], name: str, value: Any
 
 
 def public_name(raw: str) -> str:
-    """A LiteLLM model_name turned into a valid inventory public name."""
+    """A LiteLLM model_name turned into a valid inventory public name (wildcards kept)."""
     if PUBLIC_NAME_RE.match(raw):
         return raw
-    name = re.sub(r"[^A-Za-z0-9._:/-]+", "-", raw).strip("-._:/")[:128]
+    name = re.sub(r"[^A-Za-z0-9._:/*-]+", "-", raw).strip("-._:/")[:128]
     return name if name and PUBLIC_NAME_RE.match(name) else "model"
+
+
+def env_ref(value: Any) -> Any:
+    """``os.environ/NAME`` → ``env:NAME`` (upper-cased as the inventory wants); anything else unchanged."""
+    if isinstance(value, str):
+        match = ENV_VALUE_RE.match(value.strip())
+        if match:
+            return f"env:{match[1].upper()}"
+    return value
 
 
 @dataclass
@@ -166,6 +205,8 @@ class DraftBuilder:
         self.backends: dict[tuple[str, int], BackendDraft] = {}
         self.names: dict[str, str] = {}  # source model_name -> public name
         self.taken: set[str] = set()
+        self.coverage = Coverage(config, key_table(DEFAULT_LITELLM_VERSION))
+        self.skipped_fallbacks: list[str] = []
 
     # ----- helpers -----
     def todo(self, where: str, text: str) -> str:
@@ -439,42 +480,139 @@ class DraftBuilder:
         where = f"models.{name}"
         entry: dict[str, Any] = {"name": name}
         before = [f"model_list[{d.index}] ({d.model_name}: {d.model})" + (f", a member of group {group}" if group else "")]
-        if d.local and d.endpoint is not None:
+        params_used = {"model", "api_key", "tpm", "rpm", "weight", "mode"} | {k for k, v in d.params.items() if v is None}
+        if d.local and d.endpoint is not None and not self.deploys(d):
+            self.external_model(d, entry, before)
+            params_used |= {"api_base", "base_url"}
+        elif d.local and d.endpoint is not None:
             backend = self.backend_for(d)
             entry["backend"] = backend.name
             entry["upstream"] = self.local_upstream(d, backend, where)
-            if d.prefix == "ollama":
+            params_used |= {"api_base", "base_url"}
+            if d.prefix == "ollama" and d.mode != "embedding":
                 before.append("was ollama/ (drops tools); llmfleet renders ollama_chat/ for Ollama backends")
-            elif d.prefix not in (None, "ollama_chat", "openai"):
+            elif d.prefix not in (None, "ollama_chat", "openai", "ollama"):
                 entry["litellm_prefix"] = d.prefix
             self.local_key(d, backend)
         else:
             provider = d.provider
-            entry["provider"] = (
-                provider if provider else Note("TODO-provider", self.todo(f"{where}.provider", f"which provider serves {d.model}?"))
-            )
-            if provider and provider not in CLOUD_PROVIDERS:
-                entry["provider"] = Note(provider, "not in llmfleet's provider list yet")
-            entry["upstream"] = d.upstream
-            key = self.cloud_key(d, provider, where)
+            model_from_env = ENV_VALUE_RE.match(d.model) is not None
+            if model_from_env:
+                entry["provider"] = Note("openai", self.todo(f"{where}.provider", f"the model id comes from {d.model}: set its provider"))
+                entry["upstream"] = Note("TODO-model-id", self.todo(f"{where}.upstream", f"the model id is read from {d.model}"))
+            else:
+                entry["provider"] = (
+                    provider if provider else Note("TODO-provider", self.todo(f"{where}.provider", f"which provider serves {d.model}?"))
+                )
+                entry["upstream"] = d.upstream
+            api_base = d.params.get("api_base") or d.params.get("base_url")
+            if isinstance(api_base, str):
+                value = env_ref(api_base)
+                if field_ok(Model, _MODEL_BASE, "api_base", value):
+                    entry["api_base"] = value
+                    params_used |= {"api_base", "base_url"}
+            key = self.cloud_key(d, provider, where, has_base="api_base" in entry)
             if key is not None:
                 entry["api_key"] = key
-            api_base = d.params.get("api_base") or d.params.get("base_url")
-            if isinstance(api_base, str) and field_ok(Model, _MODEL_BASE, "api_base", api_base):
-                entry["api_base"] = api_base
         mode = d.mode
-        if mode == "embedding":
-            entry["mode"] = "embedding" if d.model_info.get("mode") else Note("embedding", "inferred from the name")
+        explicit = d.model_info.get("mode", d.params.get("mode"))
+        if isinstance(explicit, str) and explicit != mode:
+            where_ = ("model_list", d.index, "model_info" if "mode" in d.model_info else "litellm_params", "mode")
+            self.coverage.drop(
+                where_,
+                f"mode '{explicit}' is not a LiteLLM mode: its health check of this model fails ('Mode {explicit} not supported'); "
+                f"the draft uses LiteLLM's name for it, {mode}.",
+                f"write mode: {mode}.",
+                code="unknown-key",
+            )
+        if mode not in key_table(DEFAULT_LITELLM_VERSION).modes:
+            self.coverage.drop(
+                ("model_list", d.index),
+                f"mode '{mode}' is not a LiteLLM mode; the draft leaves the model as chat.",
+                "set models[].mode by hand.",
+                code="unknown-key",
+            )
+            mode = "chat"
+        if mode != "chat":
+            entry["mode"] = mode if explicit else Note(mode, "inferred from the name")
         window = d.model_info.get("max_input_tokens")
+        info_used = {"mode", "max_input_tokens", "supports_function_calling"}
         if isinstance(window, int) and window >= 256:
             entry["context_window"] = window
-        if mode == "embedding":
+        if mode != "chat":
             entry["tools"] = "none"
         elif d.model_info.get("supports_function_calling") is True:
             entry["tools"] = Note("required", "model_info.supports_function_calling")
-        if (d.tpm is not None or d.rpm is not None) and group is None:
-            before.append("tpm/rpm limits of a single deployment have no inventory field yet (dropped)")
+        if group is None:
+            for key in ("tpm", "rpm"):
+                value = getattr(d, key)
+                if value is not None and value >= 1:
+                    entry[key] = value
+        base = {**_MODEL_BASE, **({"backend": "x", "provider": None} if "backend" in entry else {})}
+        for source, fields, used in ((d.params, TYPED_PARAMS, params_used), (d.model_info, TYPED_INFO, info_used)):
+            for key, name_ in fields.items():
+                if key not in source or name_ in entry:
+                    continue
+                value = env_ref(source[key])
+                if name_ in ("timeout_s", "stream_timeout_s") and isinstance(value, str) and _int(value) is not None:
+                    value = _int(value)
+                if field_ok(Model, base, name_, value):
+                    entry[name_] = value
+                    used.add(key)
+        entry_path = ("model_list", d.index)
+        passthrough = self.coverage.entry_rest(entry_path, "litellm_params", d.params, params_used)
+        if passthrough:
+            entry["litellm_params"] = passthrough
+        info_used |= {k for k, v in d.model_info.items() if v is None}
+        info = self.coverage.entry_rest(entry_path, "model_info", d.model_info, info_used | {"id"})
+        if "id" in d.model_info:
+            self.coverage.drop(
+                (*entry_path, "model_info", "id"),
+                f"model_info.id '{d.model_info['id']}' is not carried over: LiteLLM derives deployment ids, and llmfleet renders a "
+                "model once more in each group it belongs to (ids must be unique).",
+                "nothing to do unless something outside LiteLLM looks deployments up by this id.",
+            )
+        if info:
+            entry["model_info"] = info
+        if d.model_name != name and group is None:
+            self.coverage.drop(
+                (*entry_path, "model_name"),
+                f"model_name '{d.model_name}' is not a valid public name in the inventory; the draft calls it '{name}'.",
+                f"clients that ask for '{d.model_name}' must ask for '{name}'.",
+                code="renamed-model",
+            )
         return Note(entry, before=tuple(before))
+
+    def deploys(self, d: Deployment) -> bool:
+        """True when llmfleet can run the server behind ``d`` (a compose service, the gateway host, a mesh host, a unit)."""
+        assert d.endpoint is not None
+        return d.endpoint.where in ("compose", "gateway-host", "mesh") or bool(self.units)
+
+    def external_model(self, d: Deployment, entry: dict[str, Any], before: list[str]) -> None:
+        """A server llmfleet does not deploy (another host on the LAN, a name only its network resolves): a provider model."""
+        assert d.endpoint is not None
+        ollama = "ollama" if d.mode == "embedding" else "ollama_chat"
+        provider = ollama if d.prefix in ("ollama", "ollama_chat") else d.prefix or "openai"
+        entry["provider"] = provider
+        entry["upstream"] = d.upstream
+        if "${" in d.endpoint.url or not ADDRESS_RE.match(d.endpoint.host):
+            entry["api_base"] = Note(
+                "https://todo.invalid/v1",
+                self.todo(
+                    f"models.{entry['name']}.api_base", f"the config's api_base {d.endpoint.url} names no usable host; put the real URL"
+                ),
+            )
+        elif d.endpoint.where == "public":
+            entry["api_base"] = Note(d.endpoint.url, "plain http to a public address: move this server onto the mesh")
+        else:
+            entry["api_base"] = Note(d.endpoint.url, "a server llmfleet does not deploy: the gateway keeps calling it here")
+        value = secret_value(d.params.get("api_key"), "LLAMA_API_KEY")
+        if value.kind in ("env", "env-syntax"):
+            entry["api_key"] = value.ref
+        elif value.kind == "literal" and not (len(str(d.params["api_key"])) < 16):
+            entry["api_key"] = Note("env:LLAMA_API_KEY", "was a literal key in the config: export it as LLAMA_API_KEY")
+        if d.prefix == "ollama" and d.mode != "embedding":
+            before.append("was ollama/ (drops tools); the draft uses ollama_chat/")
 
     def local_upstream(self, d: Deployment, backend: BackendDraft, where: str) -> Any:
         if d.prefix is not None:
@@ -499,7 +637,7 @@ class DraftBuilder:
         elif value.kind == "literal":
             backend.api_key = Note("env:LLAMA_API_KEY", "was a literal key in the config: export it as LLAMA_API_KEY")
 
-    def cloud_key(self, d: Deployment, provider: str | None, where: str) -> Any:
+    def cloud_key(self, d: Deployment, provider: str | None, where: str, has_base: bool = False) -> Any:
         default = provider_env(provider or "provider")
         value = secret_value(d.params.get("api_key"), default)
         if value.kind == "env":
@@ -508,8 +646,10 @@ class DraftBuilder:
             return Note(value.ref, "was ${...} in the config (which LiteLLM does not expand)")
         if value.kind == "literal":
             return Note(value.ref, f"was a literal key in the config: export it as {default} (and rotate it)")
-        if provider in KEYLESS_PROVIDERS:
+        if provider in KEYLESS_PROVIDERS or "litellm_credential_name" in d.params:
             return None
+        if value.kind == "placeholder" or (has_base and value.kind == "missing"):
+            return None  # a server that checks no key: the render pins a harmless placeholder
         return Note(
             f"env:{default}",
             self.todo(f"{where}.api_key", f"no api_key in the config (LiteLLM read its default variable); check the name {default}"),
@@ -527,12 +667,18 @@ class DraftBuilder:
                     continue
                 if where[0] == "general_settings" and kind not in moved:
                     moved.append(kind)
-                values = [self.names.get(t, public_name(t)) for t in targets]
+                known = [t for t in targets if t in self.names or public_name(t) in self.taken]
+                values = [self.names.get(t, public_name(t)) for t in known]
                 missing = [n for n in [key, *targets] if n not in self.names and public_name(n) not in self.taken]
-                members = [t for t in targets if t not in self.names and public_name(t) in self.taken]
+                members = [t for t in known if t not in self.names]
                 comment = None
+                if key in missing or not values:
+                    self.skipped_fallbacks.append(f"{kind} rule for {key}: names no model or group here ({', '.join(missing)}); left out")
+                    continue
                 if missing:
-                    comment = self.todo(f"routing.{kind}.{name}", f"not a model or group here: {', '.join(missing)}")
+                    comment = self.todo(
+                        f"routing.{kind}.{name}", f"left out, not a model or group here: {', '.join(missing)} (add them, or drop this note)"
+                    )
                 elif members:
                     comment = self.todo(
                         f"routing.{kind}.{name}",
@@ -543,6 +689,7 @@ class DraftBuilder:
                 routing[kind] = mapped
         if routing:
             notes = tuple(f"{kind} were under general_settings, where LiteLLM never read them" for kind in moved)
+            notes += tuple(self.skipped_fallbacks)
             routing = {"fallback_mode": Note("auto", "the source had fallbacks; manual switches them off", notes), **routing}
         if groups:
             routing["groups"] = groups
@@ -570,18 +717,30 @@ class DraftBuilder:
         router = section(self.config, "router_settings")
         settings = section(self.config, "litellm_settings")
         candidates = {
-            "strategy": router.get("routing_strategy"),
-            "num_retries": router.get("num_retries", settings.get("num_retries")),
-            "timeout_s": router.get("timeout", settings.get("request_timeout")),
-            "stream_timeout_s": router.get("stream_timeout"),
-            "cooldown_s": router.get("cooldown_time"),
-            "allowed_fails": router.get("allowed_fails"),
+            "strategy": ("routing_strategy", router.get("routing_strategy")),
+            "num_retries": ("num_retries", router.get("num_retries", settings.get("num_retries"))),
+            "timeout_s": ("timeout", router.get("timeout", settings.get("request_timeout"))),
+            "stream_timeout_s": ("stream_timeout", router.get("stream_timeout")),
+            "cooldown_s": ("cooldown_time", router.get("cooldown_time")),
+            "allowed_fails": ("allowed_fails", router.get("allowed_fails")),
+            "retry_policy": ("retry_policy", router.get("retry_policy")),
+            "pre_call_checks": ("enable_pre_call_checks", router.get("enable_pre_call_checks")),
+            "allowed_fails_policy": ("allowed_fails_policy", router.get("allowed_fails_policy")),
         }
-        return {
-            name: value
-            for name, value in candidates.items()
-            if value is not None and not isinstance(value, bool) and field_ok(Routing, {}, name, value)
-        }
+        out: dict[str, Any] = {}
+        for name, (key, value) in candidates.items():
+            if value is None:
+                continue
+            if (not isinstance(value, bool) or name == "pre_call_checks") and field_ok(Routing, {}, name, value):
+                out[name] = value
+                continue
+            section_name = "router_settings" if key in router else "litellm_settings"
+            self.coverage.drop(
+                (section_name, key if key in router or key != "timeout" else "request_timeout"),
+                f"{key} = {value!r} is not carried over: routing.{name} does not accept it.",
+                f"set routing.{name} by hand (see the inventory reference).",
+            )
+        return out
 
     # ----- gateway -----
     def gateway(self) -> dict[str, Any]:
@@ -632,9 +791,169 @@ class DraftBuilder:
             logging["json_logs"] = settings["json_logs"]
         if general.get("store_prompts_in_spend_logs") is True:
             logging["store_prompts"] = Note(True, "store_prompts_in_spend_logs: prompts are kept in the database")
+        for key, name in (("failure_callback", "failure_callbacks"), ("service_callback", "service_callbacks")):
+            value = settings.get(key)
+            items = [i for i in (value if isinstance(value, list) else [value] if isinstance(value, str) else []) if isinstance(i, str)]
+            if items:
+                logging[name] = items
         if logging:
             gateway["logging"] = logging
+        salt = self.salt_key(service, database is not None)
+        if salt is not None:
+            gateway["salt_key"] = salt
+        ui = self.ui_login(service)
+        if ui is not None:
+            gateway["ui"] = ui
+        cache = self.response_cache(settings)
+        if cache is not None:
+            gateway["cache"] = cache
+        budget = settings.get("max_budget")
+        if isinstance(budget, (int, float)) and not isinstance(budget, bool) and budget > 0:
+            gateway["budget"] = {"max_usd": budget}
+            duration = settings.get("budget_duration")
+            if isinstance(duration, str) and re.match(r"^[0-9]+(s|m|h|d|mo)$", duration):
+                gateway["budget"]["duration"] = duration
+        self.settings_passthrough(gateway)
         return gateway
+
+    def settings_passthrough(self, gateway: dict[str, Any]) -> None:
+        """Everything else of the three settings sections: passthrough when LiteLLM reads it there, else a finding."""
+        consumed = {
+            "router_settings": {
+                "routing_strategy",
+                "num_retries",
+                "timeout",
+                "stream_timeout",
+                "cooldown_time",
+                "allowed_fails",
+                "retry_policy",
+                "allowed_fails_policy",
+                "fallbacks",
+                "context_window_fallbacks",
+                "redis_host",
+                "redis_port",
+                "redis_password",
+            },
+            "litellm_settings": {
+                "num_retries",
+                "request_timeout",
+                "drop_params",
+                "callbacks",
+                "success_callback",
+                "failure_callback",
+                "service_callback",
+                "json_logs",
+                "cache",
+                "cache_params",
+                "max_budget",
+                "budget_duration",
+                "fallbacks",
+                "context_window_fallbacks",
+                "master_key",
+                "database_url",
+                "set_verbose",
+                "detailed_debug",
+            },
+            "general_settings": {
+                "master_key",
+                "database_url",
+                "background_health_checks",
+                "health_check_interval",
+                "store_prompts_in_spend_logs",
+                "fallbacks",
+                "context_window_fallbacks",
+                "content_policy_fallbacks",
+                "set_verbose",
+                "detailed_debug",
+            },
+        }
+        store = gateway.get("logging", {}).get("store_prompts", False)
+        store = store.value if isinstance(store, Note) else store
+        if section(self.config, "litellm_settings").get("turn_off_message_logging") is (not store):
+            consumed["litellm_settings"].add("turn_off_message_logging")
+        consumed["router_settings"].add("enable_pre_call_checks")
+        for name, keys in consumed.items():
+            rest = self.coverage.settings_rest(name, keys)
+            if rest:
+                gateway[name] = rest
+        self.coverage.sections()
+
+    def salt_key(self, service: Service | None, has_database: bool) -> Any:
+        raw = service.env("LITELLM_SALT_KEY") if service is not None else None
+        if raw is not None:
+            value = secret_value(raw, "LITELLM_SALT_KEY")
+            if value.kind == "literal":
+                return Note("env:LITELLM_SALT_KEY", "was a literal in the compose file: export it as LITELLM_SALT_KEY, unchanged")
+            return "env:LITELLM_SALT_KEY"
+        if not has_database:
+            return None
+        others = (
+            [s.name for s in self.compose.services.values() if s is not service and "LITELLM_SALT_KEY" in s.environment]
+            if self.compose
+            else []
+        )
+        in_compose = self.compose is not None and service is not None
+        source = self.compose.source if in_compose else self.config
+        path = service.path if in_compose else ("general_settings",)
+        if in_compose:
+            lead = "the proxy has a database but no LITELLM_SALT_KEY" + (
+                f" (only {', '.join(others)} sets one, not the proxy)" if others else ""
+            )
+        else:
+            lead = "the proxy has a database, and only its environment can set LITELLM_SALT_KEY (the config cannot); unless it is set there"
+        self.coverage.findings.append(
+            make(
+                "salt-key-missing",
+                source.file,
+                source.line(path),
+                path,
+                lead + ": LiteLLM has encrypted the provider credentials it stored there (models and credentials added in the UI) "
+                "with the master key, and they can no longer be decrypted once that key changes.",
+                "before the migration set LITELLM_SALT_KEY to the current master key's value and never change it again "
+                "(inventory: gateway.salt_key: env:LITELLM_SALT_KEY, the draft has it); then the master key can be rotated.",
+                None if in_compose else "warning",
+            )
+        )
+        return Note(
+            "env:LITELLM_SALT_KEY",
+            self.todo(
+                "gateway.salt_key", "the source sets none: give LITELLM_SALT_KEY the current master key's value, then never change it"
+            ),
+        )
+
+    def ui_login(self, service: Service | None) -> dict[str, Any] | None:
+        if service is None or "UI_PASSWORD" not in service.environment:
+            return None
+        ui: dict[str, Any] = {"password": "env:UI_PASSWORD"}
+        username = service.env("UI_USERNAME")
+        if username:
+            text = str(username)
+            match = re.fullmatch(r"\$\{[A-Za-z_][A-Za-z0-9_]*(:?-([^}]*))?\}", text)
+            name = match[2] if match and match[2] else (None if match else text)
+            if name and field_ok(UiLogin, {"password": "env:X"}, "username", name):
+                ui["username"] = name
+        return ui
+
+    def response_cache(self, settings: dict[str, Any]) -> dict[str, Any] | None:
+        if settings.get("cache") is not True:
+            return None
+        params = settings.get("cache_params") if isinstance(settings.get("cache_params"), dict) else {}
+        cache: dict[str, Any] = {"type": params.get("type", "redis")}
+        if not field_ok(ResponseCache, {}, "type", cache["type"]):
+            self.coverage.drop(
+                ("litellm_settings", "cache_params", "type"),
+                f"cache type {cache['type']!r} is not one the inventory knows.",
+                "set gateway.cache by hand.",
+            )
+            return None
+        if isinstance(params.get("ttl"), int) and params["ttl"] >= 1:
+            cache["ttl_s"] = params["ttl"]
+        if isinstance(params.get("namespace"), str) and field_ok(ResponseCache, {}, "namespace", params["namespace"]):
+            cache["namespace"] = params["namespace"]
+        rest = {k: v for k, v in params.items() if k not in ("type", "ttl", "namespace", "host", "port", "password")}
+        if rest:
+            cache["params"] = rest
+        return cache
 
     def litellm_version(self, service: Service | None) -> Any:
         tag = service.image.tag if service is not None and service.image is not None else None
@@ -711,6 +1030,12 @@ class DraftBuilder:
             router.get("redis_password") or cache.get("password") or (env["REDIS_PASSWORD"].value if "REDIS_PASSWORD" in env else None)
         )
         bundled_services = self.compose.of_kind("redis") if self.compose else []
+        settings = section(self.config, "litellm_settings")
+        cache_type = (
+            (settings.get("cache_params") or {}).get("type", "redis") if isinstance(settings.get("cache_params"), dict) else "redis"
+        )
+        if host is None and not bundled_services and settings.get("cache") is True and cache_type in ("redis", "redis-semantic"):
+            host = "os.environ/REDIS_HOST"  # LiteLLM's redis cache without host reads REDIS_HOST
         if host is None and not bundled_services:
             return None
         redis: dict[str, Any] = {}

@@ -36,9 +36,22 @@ CODES: dict[str, str] = {
     "database-url-ignored": "database_url under litellm_settings: LiteLLM ignores it, no database",
     "duplicate-key": "a key given twice: LiteLLM keeps only the last one",
     "unprefixed-model": "a model id without a provider prefix: LiteLLM has to guess the provider",
+    "dropped-setting": "a setting the draft does not carry (no inventory field, or llmfleet sets it itself), and why",
+    "misplaced-key": "a key in a section where LiteLLM does not read it (it belongs in another one)",
+    "unknown-key": "a key or section LiteLLM does not have (a typo, or removed): it never took effect",
+    "renamed-model": "a model name the inventory cannot keep as it is: clients must use the new name",
+    "salt-key-missing": "a database without LITELLM_SALT_KEY: stored credentials are encrypted with the master key",
+    "service-exposed": "a database, cache or tool server published on every interface",
 }
 
-ERROR_CODES = frozenset(CODES) - {"ollama-prefix", "placeholder-api-key", "openai-name-mapping", "unprefixed-model"}
+ERROR_CODES = frozenset(CODES) - {
+    "ollama-prefix",
+    "placeholder-api-key",
+    "openai-name-mapping",
+    "unprefixed-model",
+    "dropped-setting",
+    "renamed-model",
+}
 
 
 @dataclass(frozen=True)

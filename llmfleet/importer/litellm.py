@@ -20,9 +20,9 @@ from pydantic import ValidationError
 from ruamel.yaml import YAML
 
 from llmfleet.importer.checks import check_config
-from llmfleet.importer.compose import load_compose
+from llmfleet.importer.compose import ComposeFile, load_compose
 from llmfleet.importer.compose_checks import check_compose, check_unit
-from llmfleet.importer.deployments import read_deployments
+from llmfleet.importer.deployments import Deployment, read_deployments
 from llmfleet.importer.draft import DraftBuilder
 from llmfleet.importer.emit import dump
 from llmfleet.importer.findings import Finding
@@ -68,14 +68,20 @@ def import_litellm(
     deployments = read_deployments(config, compose)
 
     findings = check_config(config, deployments, compose)
+    notes: list[str] = list(compose.notes) if compose else []
     if compose is not None:
-        findings += check_compose(compose)
+        used = proxy_services(compose, deployments)
+        findings += check_compose(compose, used)
+        ignored = sorted(set(compose.services) - used)
+        if ignored:
+            notes.append(f"compose services the proxy does not use, neither judged nor drafted: {', '.join(ignored)}")
     for unit in units:
         findings += check_unit(unit)
 
-    draft = DraftBuilder(fleet, config, deployments, compose, units).build()
+    builder = DraftBuilder(fleet, config, deployments, compose, units)
+    draft = builder.build()
+    findings += builder.coverage.findings
     text = dump(draft.data, header=draft.header)
-    notes = list(compose.notes) if compose else []
     return ImportResult(
         inventory_yaml=text,
         findings=findings,
@@ -83,6 +89,13 @@ def import_litellm(
         notes=notes,
         draft_problems=validate_draft(text),
     )
+
+
+def proxy_services(compose: ComposeFile, deployments: list[Deployment]) -> set[str]:
+    """The compose services that are part of the proxy's setup: LiteLLM, its database and cache, its model servers."""
+    used = {s.name for s in compose.services.values() if s.kind in ("litellm", "postgres", "redis")}
+    used |= {d.endpoint.service.name for d in deployments if d.endpoint is not None and d.endpoint.service is not None}
+    return used
 
 
 def validate_draft(text: str) -> list[Problem]:

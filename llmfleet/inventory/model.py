@@ -28,6 +28,43 @@ PublicName = Annotated[
         description="A public model or group name at the gateway (what clients send as `model`).",
     ),
 ]
+RouteName = Annotated[
+    str,
+    Field(
+        pattern=r"^([A-Za-z0-9*][A-Za-z0-9._:/*-]{0,127})$",
+        description="A public model name; `*` is a wildcard route (`*`, `claude-*`, `openai/*`) matching what clients send.",
+    ),
+]
+EnvOrUrl = Annotated[
+    str,
+    Field(
+        pattern=r"^(https?://\S+|env:[A-Z_][A-Z0-9_]*)$",
+        description="A URL, or `env:NAME`: the gateway reads it from its environment (`os.environ/NAME`).",
+    ),
+]
+EnvOrText = Annotated[
+    str,
+    Field(
+        pattern=r"^(env:[A-Z_][A-Z0-9_]*|[A-Za-z0-9][A-Za-z0-9._:/-]*)$",
+        description="A value, or `env:NAME`: the gateway reads it from its environment (`os.environ/NAME`).",
+    ),
+]
+#: What a model is for: LiteLLM's `model_info.mode` (the endpoints it serves and how it is health-checked).
+ModelMode = Literal[
+    "chat",
+    "completion",
+    "embedding",
+    "image_generation",
+    "image_edit",
+    "audio_transcription",
+    "audio_speech",
+    "responses",
+    "rerank",
+    "realtime",
+    "ocr",
+    "video_generation",
+]
+ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh"]
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="Lower-case hex SHA-256.")]
 Port = Annotated[int, Field(ge=1, le=65535)]
 Duration = Annotated[
@@ -308,12 +345,15 @@ class Slo(Strict):
 class Model(Strict):
     """A model clients can ask the gateway for by its public name."""
 
-    name: PublicName = Field(description="Public name at the gateway.", examples=["qwen2.5-14b", "claude-haiku"])
+    name: RouteName = Field(description="Public name at the gateway.", examples=["qwen2.5-14b", "claude-haiku", "openai/*"])
     backend: HostName | None = Field(
         default=None, description="Local backend serving it (exclusive with `provider`).", examples=["ollama-gpu1"]
     )
     provider: str | None = Field(
-        default=None, description=f"Cloud provider, as LiteLLM names it: {', '.join(CLOUD_PROVIDERS)}.", examples=["anthropic"]
+        default=None,
+        description=f"Provider, as LiteLLM names it (its provider list), e.g. {', '.join(CLOUD_PROVIDERS)}; with `api_base` also a "
+        "server llmfleet does not deploy (`openai` or `hosted_vllm` for any OpenAI-compatible server).",
+        examples=["anthropic"],
     )
     upstream: str = Field(
         min_length=1,
@@ -330,13 +370,67 @@ class Model(Strict):
     api_key: SecretRef | None = Field(
         default=None, description="Provider API key reference (cloud models).", examples=["env:ANTHROPIC_API_KEY"]
     )
-    api_base: str | None = Field(
+    api_base: EnvOrUrl | None = Field(
         default=None,
-        pattern=r"^https://\S+$",
-        description="Provider endpoint override (cloud models only).",
-        examples=["https://api-inference.huggingface.co/v1"],
+        description="Endpoint of a provider model (not of a local backend): an override of the provider's, or a server llmfleet does "
+        "not deploy; `env:NAME` reads it from the gateway's environment.",
+        examples=["https://api-inference.huggingface.co/v1", "env:AZURE_API_BASE"],
     )
-    mode: Literal["chat", "embedding"] = Field(default="chat", description="What the model is for.", examples=["chat"])
+    api_version: EnvOrText | None = Field(
+        default=None, description="Provider API version (Azure OpenAI), or `env:NAME`.", examples=["2025-01-01-preview"]
+    )
+    vertex_project: EnvOrText | None = Field(
+        default=None, description="Google Cloud project of a vertex_ai model.", examples=["env:GCP_PROJECT"]
+    )
+    vertex_location: EnvOrText | None = Field(
+        default=None, description="Vertex AI region (data residency) of a vertex_ai model.", examples=["europe-west4"]
+    )
+    credential_name: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="A credential stored in LiteLLM's database (`litellm_credential_name`) used instead of `api_key`.",
+        examples=["azure-prod"],
+    )
+    mode: ModelMode = Field(default="chat", description="What the model is for (LiteLLM `model_info.mode`).", examples=["chat"])
+    timeout_s: float | None = Field(default=None, gt=0, description="Per-deployment request timeout (LiteLLM `timeout`).", examples=[600])
+    stream_timeout_s: float | None = Field(default=None, gt=0, description="Per-deployment stream timeout.", examples=[60])
+    num_retries: int | None = Field(default=None, ge=0, le=10, description="Retries of this deployment (overrides routing).", examples=[1])
+    extra_headers: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9-]+$")], str] = Field(
+        default_factory=dict, description="HTTP headers sent to the upstream with every request.", examples=[{"X-Title": "gateway"}]
+    )
+    extra_body: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Fields added to every request body (e.g. `{chat_template_kwargs: {enable_thinking: false}}`, Ollama `options`).",
+        examples=[{"chat_template_kwargs": {"enable_thinking": False}}],
+    )
+    reasoning_effort: ReasoningEffort | None = Field(default=None, description="Default reasoning effort.", examples=["low"])
+    thinking: dict[str, Any] | None = Field(
+        default=None,
+        description="Default extended-thinking setting (Anthropic `thinking`).",
+        examples=[{"type": "enabled", "budget_tokens": 2048}],
+    )
+    base_model: str | None = Field(
+        default=None, min_length=1, description="Model whose cost map entry prices this one (`model_info.base_model`).", examples=["gpt-4o"]
+    )
+    input_cost_per_token: float | None = Field(default=None, ge=0, description="Cost override in USD per input token.", examples=[3e-06])
+    output_cost_per_token: float | None = Field(
+        default=None, ge=0, description="Cost override in USD per output token.", examples=[1.5e-05]
+    )
+    access_groups: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]] = Field(
+        default_factory=list, description="LiteLLM access groups (keys and teams granted a group may use the model).", examples=[["beta"]]
+    )
+    description: str | None = Field(default=None, max_length=500, description="Shown in `/model/info`.", examples=["Fast default"])
+    litellm_params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Further LiteLLM deployment parameters (`litellm_params`), checked against the keys the pinned LiteLLM accepts; "
+        "never ones llmfleet sets from fields.",
+        examples=[{"max_tokens": 8192, "merge_reasoning_content_in_choices": True}],
+    )
+    model_info: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Further `model_info` entries (metadata), checked against the keys the pinned LiteLLM accepts.",
+        examples=[{"input_cost_per_image": 0.04}],
+    )
     context_window: int | None = Field(
         default=None, ge=256, description="Usable context in tokens (used for context-window fallbacks).", examples=[8192]
     )
@@ -375,9 +469,14 @@ class Model(Strict):
                 raise ValueError("`vram` is for local models")
         elif self.api_base is not None:
             raise ValueError("`api_base` is for cloud models; a local model's address comes from its backend")
-        if self.mode == "embedding" and self.tools == "required":
-            raise ValueError("an embedding model cannot require tool calling")
+        if self.mode != "chat" and self.tools == "required":
+            raise ValueError(f"a {self.mode} model cannot require tool calling")
         return self
+
+    @property
+    def is_wildcard(self) -> bool:
+        """True for a wildcard route (`*` in the name): it matches names clients send, it is not one model."""
+        return "*" in self.name
 
 
 class GroupMember(Strict):
@@ -426,6 +525,22 @@ class Routing(Strict):
         default=60, ge=0, description="How long a deployment that failed `allowed_fails` times is skipped.", examples=[60]
     )
     allowed_fails: int = Field(default=3, ge=0, description="Failures per minute before cooldown.", examples=[3])
+    pre_call_checks: bool = Field(
+        default=False,
+        description="LiteLLM `enable_pre_call_checks`: skip deployments whose context window a prompt exceeds (always on when a "
+        "model sets context_window).",
+        examples=[True],
+    )
+    retry_policy: dict[Annotated[str, Field(pattern=r"^[A-Za-z]+Retries$")], Annotated[int, Field(ge=0, le=10)]] = Field(
+        default_factory=dict,
+        description="Retries per error class (LiteLLM `retry_policy`), e.g. no retry on a bad request.",
+        examples=[{"BadRequestErrorRetries": 0, "RateLimitErrorRetries": 3}],
+    )
+    allowed_fails_policy: dict[Annotated[str, Field(pattern=r"^[A-Za-z]+AllowedFails$")], Annotated[int, Field(ge=0)]] = Field(
+        default_factory=dict,
+        description="Failures per error class before cooldown (LiteLLM `allowed_fails_policy`).",
+        examples=[{"RateLimitErrorAllowedFails": 100}],
+    )
 
 
 class BundledPostgres(Strict):
@@ -491,6 +606,46 @@ class Logging(Strict):
     )
     json_logs: bool = Field(default=True, description="Structured JSON logs from the proxy.", examples=[True])
     store_prompts: bool = Field(default=False, description="Keep prompts and responses in spend logs (privacy!).", examples=[False])
+    success_callbacks: list[str] = Field(
+        default_factory=list, description="Callbacks for successful requests only (`success_callback`).", examples=[["langfuse"]]
+    )
+    failure_callbacks: list[str] = Field(
+        default_factory=list, description="Callbacks for failed requests only (`failure_callback`).", examples=[["sentry"]]
+    )
+    service_callbacks: list[str] = Field(
+        default_factory=list,
+        description="Callbacks for the proxy's own services: Redis, Postgres (`service_callback`).",
+        examples=[["prometheus_system"]],
+    )
+
+
+class ResponseCache(Strict):
+    """LiteLLM's response cache (`litellm_settings.cache`): identical requests are answered from it."""
+
+    type: Literal["redis", "local", "redis-semantic", "qdrant-semantic", "s3", "disk"] = Field(
+        default="redis", description="Where cached responses live; `redis` uses `gateway.redis`.", examples=["redis"]
+    )
+    ttl_s: int | None = Field(default=None, ge=1, description="How long a response stays cached.", examples=[3600])
+    namespace: str | None = Field(default=None, pattern=r"^[A-Za-z0-9:_-]+$", description="Key prefix in the cache.", examples=["litellm"])
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Further `cache_params` (e.g. `supported_call_types`, `similarity_threshold`); never host, port or password.",
+        examples=[{"supported_call_types": ["acompletion"]}],
+    )
+
+
+class Budget(Strict):
+    """A spend limit of the whole proxy (`litellm_settings.max_budget`, `budget_duration`)."""
+
+    max_usd: float = Field(gt=0, description="Maximum spend in USD per period.", examples=[100])
+    duration: str | None = Field(default=None, pattern=r"^[0-9]+(s|m|h|d|mo)$", description="Reset period.", examples=["30d", "1mo"])
+
+
+class UiLogin(Strict):
+    """The LiteLLM admin UI's own login (UI_USERNAME / UI_PASSWORD)."""
+
+    username: str = Field(default="admin", pattern=r"^[A-Za-z0-9._@-]+$", description="UI user name.", examples=["admin"])
+    password: SecretRef = Field(description="UI password reference.", examples=["env:UI_PASSWORD"])
 
 
 class Gateway(Strict):
@@ -541,6 +696,27 @@ class Gateway(Strict):
     redis: Redis | None = Field(default=None, description="Redis for shared routing state.")
     health: HealthChecks = Field(default_factory=HealthChecks, description="Background health checks.")
     logging: Logging = Field(default_factory=Logging, description="Request and cost logging.")
+    salt_key: SecretRef | None = Field(
+        default=None,
+        description="LITELLM_SALT_KEY: encrypts the provider credentials LiteLLM stores in its database (models and credentials "
+        "added in the UI). Required with a database: without it they are encrypted with the master key and are lost when it rotates.",
+        examples=["env:LITELLM_SALT_KEY"],
+    )
+    ui: UiLogin | None = Field(default=None, description="Admin UI login (otherwise the master key logs in).")
+    cache: ResponseCache | None = Field(default=None, description="Response cache.")
+    budget: Budget | None = Field(default=None, description="Spend limit of the whole proxy.")
+    litellm_settings: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Further `litellm_settings`, checked against the keys the pinned LiteLLM reads there (a key of another section is "
+        "refused with the section it belongs to); never ones llmfleet sets from fields.",
+        examples=[{"modify_params": True}],
+    )
+    router_settings: dict[str, Any] = Field(
+        default_factory=dict, description="Further `router_settings`, checked likewise.", examples=[{"retry_after": 5}]
+    )
+    general_settings: dict[str, Any] = Field(
+        default_factory=dict, description="Further `general_settings`, checked likewise.", examples=[{"proxy_batch_write_at": 60}]
+    )
 
     @field_validator("litellm_version")
     @classmethod

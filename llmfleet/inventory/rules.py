@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlparse
 
+from llmfleet.inventory.litellm_keys import ENTRY_SECTIONS, MANAGED_KEYS, SETTINGS_SECTIONS, key_table
 from llmfleet.inventory.model import CLOUD_PROVIDERS, KEYLESS_PROVIDERS, PREFIXES_BY_KIND, Inventory
 from llmfleet.inventory.problems import Problem, did_you_mean
 from llmfleet.inventory.vram import backend_need
@@ -264,10 +265,11 @@ def model_routes(inv: Inventory, names: Names) -> Iterator[Problem]:
     """Providers exist, keys are referenced, prefixes fit the backend and keep tools."""
     for i, m in enumerate(inv.models):
         if m.provider is not None:
-            if m.provider not in CLOUD_PROVIDERS:
+            providers = key_table(inv.gateway.litellm_version).providers | _custom_providers(inv)
+            if m.provider not in providers or (m.provider in ("ollama", "ollama_chat") and m.api_base is None):
                 hint = " (a local model uses `backend:`)" if m.provider in ("ollama", "ollama_chat", "llamacpp") else ""
-                yield Problem(("models", i, "provider"), _unknown("provider", m.provider, CLOUD_PROVIDERS) + hint)
-            elif m.api_key is None and m.provider not in KEYLESS_PROVIDERS:
+                yield Problem(("models", i, "provider"), _unknown("provider", m.provider, providers or CLOUD_PROVIDERS) + hint)
+            elif m.api_key is None and m.credential_name is None and m.api_base is None and m.provider not in KEYLESS_PROVIDERS:
                 yield Problem(
                     ("models", i, "api_key"), f"a {m.provider} model needs an API key reference, e.g. env:{m.provider.upper()}_API_KEY"
                 )
@@ -403,6 +405,59 @@ def vram_budget(inv: Inventory, names: Names) -> Iterator[Problem]:
             )
 
 
+def _custom_providers(inv: Inventory) -> frozenset[str]:
+    """Providers the gateway registers itself (``litellm_settings.custom_provider_map`` passthrough)."""
+    entries = inv.gateway.litellm_settings.get("custom_provider_map")
+    if not isinstance(entries, list):
+        return frozenset()
+    return frozenset(e["provider"] for e in entries if isinstance(e, dict) and isinstance(e.get("provider"), str))
+
+
+def litellm_passthrough(inv: Inventory, names: Names) -> Iterator[Problem]:
+    """Passthrough settings name keys the pinned LiteLLM reads in that section, and none llmfleet sets from a field."""
+    table = key_table(inv.gateway.litellm_version)
+
+    def judge(path: tuple[str | int, ...], section: str, values: dict[str, object], among: tuple[str, ...]) -> Iterator[Problem]:
+        for key in values:
+            if key in MANAGED_KEYS[section]:
+                yield Problem((*path, key), f"'{key}' is set by llmfleet from a typed field; set that field instead of passing it through")
+                continue
+            problem = table.key_problem(section, key, among)
+            if problem:
+                yield Problem((*path, key), problem)
+
+    for i, m in enumerate(inv.models):
+        for section in ENTRY_SECTIONS:
+            yield from judge(("models", i, section), section, getattr(m, section), ENTRY_SECTIONS)
+    for section in SETTINGS_SECTIONS:
+        yield from judge(("gateway", section), section, getattr(inv.gateway, section), SETTINGS_SECTIONS)
+
+
+def gateway_secrets_and_state(inv: Inventory, names: Names) -> Iterator[Problem]:
+    """A database needs a salt key; a Redis cache needs Redis."""
+    gw = inv.gateway
+    if gw.database is not None and gw.salt_key is None:
+        yield Problem(
+            ("gateway", "salt_key"),
+            "a gateway with a database needs salt_key (LITELLM_SALT_KEY): LiteLLM encrypts the provider credentials it stores "
+            "there with it, else with the master key, and they can no longer be decrypted once that key changes; "
+            "set e.g. salt_key: env:LITELLM_SALT_KEY and never change it",
+        )
+    for path, ref, name in (
+        (("gateway", "salt_key"), gw.salt_key, "LITELLM_SALT_KEY"),
+        (("gateway", "ui", "password"), gw.ui.password if gw.ui else None, "UI_PASSWORD"),
+    ):
+        if ref is not None and ref.env_name != name:
+            yield Problem(
+                path, f"LiteLLM reads this only from {name}: reference env:{name} (or a file named {name.lower().replace('_', '-')})"
+            )
+    if gw.cache is not None and gw.cache.type in ("redis", "redis-semantic") and gw.redis is None:
+        yield Problem(("gateway", "cache", "type"), f"a {gw.cache.type} response cache uses gateway.redis: configure it")
+    if gw.cache is not None:
+        for key in sorted({"host", "port", "password", "type", "ttl", "namespace"} & set(gw.cache.params)):
+            yield Problem(("gateway", "cache", "params", key), f"'{key}' comes from gateway.redis or a field of gateway.cache")
+
+
 RULES: tuple[Rule, ...] = (
     duplicate_names,
     references,
@@ -415,6 +470,8 @@ RULES: tuple[Rule, ...] = (
     backend_models,
     fallback_rules,
     vram_budget,
+    litellm_passthrough,
+    gateway_secrets_and_state,
 )
 
 

@@ -99,21 +99,48 @@ class LitellmConfigView:
     general_settings: dict[str, Any]
 
 
+#: Providers that send the gateway's OPENAI_API_KEY when a deployment has no api_key of its own.
+OPENAI_KEYED_PROVIDERS = frozenset({"openai", "openai_like", "hosted_vllm", "lm_studio", "llamafile"})
+
+
+def litellm_value(value: str) -> str:
+    """``env:NAME`` → ``os.environ/NAME`` (LiteLLM reads it from its environment); anything else unchanged."""
+    return f"os.environ/{value[4:]}" if value.startswith("env:") else value
+
+
 def _deployment_params(inv: Inventory, model: Model) -> dict[str, Any]:
     params: dict[str, Any] = {"model": f"{inv.model_prefix(model)}/{model.upstream}"}
     api_base = inv.model_api_base(model)
     if api_base is not None:
-        params["api_base"] = api_base
+        params["api_base"] = litellm_value(api_base)
     key = inv.model_key_ref(model)
     if key is not None:
         params["api_key"] = key.litellm
-    elif model.backend is not None and not inv.model_prefix(model).startswith("ollama"):
+    elif model.credential_name is not None:
+        params["litellm_credential_name"] = model.credential_name
+    elif (model.backend is not None and not inv.model_prefix(model).startswith("ollama")) or (
+        model.api_base is not None and model.provider in OPENAI_KEYED_PROVIDERS
+    ):
         # Without an api_key LiteLLM's OpenAI route sends the gateway's own OPENAI_API_KEY to this
-        # local server (measured with 1.106.2): pin a harmless placeholder instead.
+        # server (measured with 1.106.2): pin a harmless placeholder instead.
         params["api_key"] = NO_KEY_PLACEHOLDER
+    for name in ("api_version", "vertex_project", "vertex_location"):
+        value = getattr(model, name)
+        if value is not None:
+            params[name] = litellm_value(value)
     for key in ("tpm", "rpm"):  # a group member's own values replace these in _deployments
         if getattr(model, key) is not None:
             params[key] = getattr(model, key)
+    for name, key in (("timeout_s", "timeout"), ("stream_timeout_s", "stream_timeout")):
+        if getattr(model, name) is not None:
+            params[key] = _num(getattr(model, name))
+    for name in ("num_retries", "reasoning_effort", "thinking"):
+        if getattr(model, name) is not None:
+            params[name] = getattr(model, name)
+    for name in ("extra_headers", "extra_body"):
+        if getattr(model, name):
+            params[name] = dict(getattr(model, name))
+    params.update(model.litellm_params)
     return params
 
 
@@ -125,6 +152,12 @@ def _model_info(inv: Inventory, model: Model) -> dict[str, Any]:
         # LiteLLM 1.106.2 proxy/health_check.py: model_info.health_check_max_tokens overrides the
         # default of 16 tokens per health-check probe (embedding probes get no max_tokens).
         info["health_check_max_tokens"] = inv.gateway.health.max_tokens
+    for name in ("base_model", "description", "input_cost_per_token", "output_cost_per_token"):
+        if getattr(model, name) is not None:
+            info[name] = getattr(model, name)
+    if model.access_groups:
+        info["access_groups"] = list(model.access_groups)
+    info.update(model.model_info)
     info["llmfleet_tools"] = model.tools
     if model.tags:
         info["llmfleet_tags"] = list(model.tags)
@@ -157,8 +190,22 @@ def litellm_config_view(inv: Inventory) -> LitellmConfigView:
         # Prompts and responses stay out of every logging callback unless the inventory asks.
         "turn_off_message_logging": not gw.logging.store_prompts,
     }
-    if gw.logging.callbacks:
-        litellm_settings["callbacks"] = list(gw.logging.callbacks)
+    for name, key in (
+        ("callbacks", "callbacks"),
+        ("success_callbacks", "success_callback"),
+        ("failure_callbacks", "failure_callback"),
+        ("service_callbacks", "service_callback"),
+    ):
+        if getattr(gw.logging, name):
+            litellm_settings[key] = list(getattr(gw.logging, name))
+    if gw.cache is not None:
+        litellm_settings["cache"] = True
+        litellm_settings["cache_params"] = _cache_params(inv)
+    if gw.budget is not None:
+        litellm_settings["max_budget"] = _num(gw.budget.max_usd)
+        if gw.budget.duration is not None:
+            litellm_settings["budget_duration"] = gw.budget.duration
+    litellm_settings.update(gw.litellm_settings)
 
     router: dict[str, Any] = {
         "routing_strategy": routing.strategy,
@@ -169,7 +216,7 @@ def litellm_config_view(inv: Inventory) -> LitellmConfigView:
         router["stream_timeout"] = _num(routing.stream_timeout_s)
     router["cooldown_time"] = routing.cooldown_s
     router["allowed_fails"] = routing.allowed_fails
-    if any(m.context_window is not None for m in inv.models):
+    if routing.pre_call_checks or any(m.context_window is not None for m in inv.models):
         # Refuse (or, in a group, route around) a prompt larger than a deployment's declared
         # max_input_tokens before sending it: Ollama would silently truncate it instead.
         router["enable_pre_call_checks"] = True
@@ -177,6 +224,10 @@ def litellm_config_view(inv: Inventory) -> LitellmConfigView:
         router["redis_host"] = "redis" if gw.redis.bundled else gw.redis.host
         router["redis_port"] = 6379 if gw.redis.bundled else gw.redis.port
         router["redis_password"] = gw.redis.password.litellm
+    for name in ("retry_policy", "allowed_fails_policy"):
+        if getattr(routing, name):
+            router[name] = dict(getattr(routing, name))
+    router.update(gw.router_settings)
 
     auto = routing.fallback_mode == "auto"
     fallbacks = sorted((k, list(v)) for k, v in routing.fallbacks.items()) if auto else []
@@ -189,6 +240,7 @@ def litellm_config_view(inv: Inventory) -> LitellmConfigView:
     general["background_health_checks"] = gw.health.background
     if gw.health.background:
         general["health_check_interval"] = gw.health.interval_s
+    general.update(gw.general_settings)
     return LitellmConfigView(
         fleet=inv.fleet,
         deployments=_deployments(inv),
@@ -199,6 +251,23 @@ def litellm_config_view(inv: Inventory) -> LitellmConfigView:
         context_window_fallbacks=cw_fallbacks,
         general_settings=general,
     )
+
+
+def _cache_params(inv: Inventory) -> dict[str, Any]:
+    """``litellm_settings.cache_params``: the cache's own settings; a Redis cache uses ``gateway.redis``."""
+    cache, redis = inv.gateway.cache, inv.gateway.redis
+    assert cache is not None
+    params: dict[str, Any] = {"type": cache.type}
+    if cache.type in ("redis", "redis-semantic") and redis is not None:
+        params["host"] = "redis" if redis.bundled else redis.host
+        params["port"] = 6379 if redis.bundled else redis.port
+        params["password"] = redis.password.litellm
+    if cache.ttl_s is not None:
+        params["ttl"] = cache.ttl_s
+    if cache.namespace is not None:
+        params["namespace"] = cache.namespace
+    params.update(cache.params)
+    return params
 
 
 def database_url_env(inv: Inventory) -> str:
@@ -236,6 +305,7 @@ class ComposeView:
     database_url: str | None
     postgres_command: list[str] | None
     redis_command: list[str] | None
+    environment: list[tuple[str, str]] = field(default_factory=list)
 
 
 def compose_view(inv: Inventory, host: Host) -> ComposeView:
@@ -284,6 +354,7 @@ def compose_view(inv: Inventory, host: Host) -> ComposeView:
         postgres=postgres,
         redis=redis,
         database_url=database_url,
+        environment=gateway_environment(inv),
         postgres_command=["postgres", "-c", "listen_addresses=127.0.0.1"] if postgres and host_network else None,
         redis_command=redis_command,
     )
@@ -338,7 +409,10 @@ def gateway_environment(inv: Inventory) -> list[tuple[str, str]]:
     """Non-secret environment of the proxy in both runtimes."""
     # The pinned release's bundled cost map: no fetch from GitHub at start (offline, air-gapped,
     # deterministic); prices update with the pinned version.
-    return [("LITELLM_LOCAL_MODEL_COST_MAP", "True")]
+    env = [("LITELLM_LOCAL_MODEL_COST_MAP", "True")]
+    if inv.gateway.ui is not None:
+        env.append(("UI_USERNAME", inv.gateway.ui.username))
+    return env
 
 
 @dataclass(frozen=True)
@@ -373,6 +447,9 @@ def gateway_secrets(inv: Inventory) -> list[EnvVar]:
 
     gw = inv.gateway
     add(gw.master_key, "LiteLLM master key (general_settings.master_key)")
+    add(gw.salt_key, "LiteLLM salt key (LITELLM_SALT_KEY): encrypts credentials stored in the database; never change it")
+    if gw.ui is not None:
+        add(gw.ui.password, "LiteLLM admin UI password (UI_PASSWORD)")
     for m in inv.models:
         if m.backend is None:
             add(inv.model_key_ref(m), f"{m.provider} API key")

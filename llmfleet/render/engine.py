@@ -70,6 +70,8 @@ def yaml_scalar(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, list | tuple):
         return "[" + ", ".join(yaml_scalar(v) for v in value) + "]"
+    if isinstance(value, dict):  # a flow mapping; every key quoted (passthrough settings, extra_headers, ...)
+        return "{" + ", ".join(f"{json.dumps(str(k), ensure_ascii=False)}: {yaml_scalar(v)}" for k, v in value.items()) + "}"
     return _fail(f"yaml_scalar cannot render a {type(value).__name__}")
 
 

@@ -246,3 +246,61 @@ def test_clean_setup_has_no_findings(results: dict[str, ImportResult]) -> None:
     assert results["clean"].findings == []
     assert results["clean"].exit_code == 0
     assert all(results[name].exit_code == 1 for name in results if name != "clean")
+
+
+# ----- coverage: every key of the source is in the draft or in a finding (judged by the generated key table)
+COVERAGE_CONFIG = """\
+model_list:
+  - model_name: Nova Pro
+    litellm_params:
+      model: bedrock/amazon.nova-pro-v1:0
+      temprature: 0.2
+      description: shown to users
+    model_info:
+      id: nova-1
+general_settings:
+  master_key: os.environ/LITELLM_MASTER_KEY
+  database_url: os.environ/DATABASE_URL
+  request_timeout: 600
+  enable_cors: true
+litellm_settings:
+  drop_params: true
+team_management:
+  default_team: x
+"""
+
+
+def test_misplaced_unknown_dropped_renamed_and_salt_key(tmp_path: Path) -> None:
+    result = import_litellm(write(tmp_path, "c.yaml", COVERAGE_CONFIG))
+    f = one(result, "misplaced-key", "general_settings.request_timeout")
+    assert "belongs under litellm_settings" in f.problem and "LiteLLM 1.106.2" in f.problem
+    f = one(result, "misplaced-key", "model_list[0].litellm_params.description")
+    assert "belongs under model_info" in f.problem
+    assert "did you mean 'temperature'" in one(result, "unknown-key", "model_list[0].litellm_params.temprature").problem
+    assert "not a section" in one(result, "unknown-key", "team_management").problem
+    assert one(result, "unknown-key", "general_settings.enable_cors").severity == "error"
+    assert "ids must be unique" in one(result, "dropped-setting", "model_list[0].model_info.id").problem
+    f = one(result, "renamed-model", "model_list[0].model_name")
+    assert "'Nova-Pro'" in f.problem and f.severity == "warning"
+    f = one(result, "salt-key-missing", "general_settings")
+    assert "current master key's value" in f.fix and f.severity == "warning"  # the config alone cannot show the environment
+    assert "salt_key: env:LITELLM_SALT_KEY" in result.inventory_yaml
+    for text in ("temprature", "enable_cors", "team_management", "request_timeout: 600"):
+        assert text not in result.inventory_yaml.split("gateway:")[-1]
+
+
+def test_published_database_is_exposed(tmp_path: Path) -> None:
+    config = write(tmp_path, "c.yaml", "model_list: []\ngeneral_settings:\n  master_key: os.environ/LITELLM_MASTER_KEY\n")
+    compose = write(
+        tmp_path,
+        "compose.yaml",
+        "services:\n  litellm:\n    image: ghcr.io/berriai/litellm:main-v1.106.2\n    environment:\n"
+        "      LITELLM_SALT_KEY: ${LITELLM_SALT_KEY}\n      DATABASE_URL: postgresql://l:${PW}@db:5432/l\n"
+        "  db:\n    image: postgres:16.4\n    ports: ['5432:5432']\n    environment:\n      POSTGRES_PASSWORD: ${PW}\n"
+        "  watchtower:\n    image: containrrr/watchtower\n",
+    )
+    result = import_litellm(config, compose)
+    f = one(result, "service-exposed", "services.db.ports[0]")
+    assert "Postgres" in f.problem and "127.0.0.1:5432:5432" in f.fix
+    assert not [x for x in result.findings if "watchtower" in x.key_path]  # not part of the proxy's setup
+    assert not only(result, "salt-key-missing")

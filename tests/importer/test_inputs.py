@@ -70,7 +70,7 @@ def test_malformed_entry_names_its_line(tmp_path: Path) -> None:
         ("version: '3'\n", "no `services:`"),
         ("- a\n", "not a mapping"),
         ("services:\n  litellm: 3\n", "is not a mapping"),
-        ("services:\n  a: {image: x}\n  a: {image: y}\n", None),  # duplicate keys are a finding, not an input error
+        ("services:\n  litellm: {image: ghcr.io/berriai/litellm}\n  litellm: {image: ghcr.io/berriai/litellm:latest}\n", None),  # a finding
     ],
 )
 def test_malformed_compose(tmp_path: Path, text: str, message: str | None) -> None:
@@ -78,7 +78,8 @@ def test_malformed_compose(tmp_path: Path, text: str, message: str | None) -> No
     compose = write(tmp_path, "compose.yaml", text)
     if message is None:
         result = import_litellm(config, compose)
-        assert [f.code for f in result.findings if f.file == str(compose)] == ["duplicate-key", "unpinned-image"]
+        codes = [f.code for f in result.findings if f.file == str(compose)]
+        assert codes.count("duplicate-key") == 1 and "unpinned-image" in codes
     else:
         exc = error_of(config, compose)
         assert exc.file == str(compose) and message in exc.message

@@ -77,8 +77,11 @@ def test_mobius_groups_with_tpm_rpm_and_fallbacks(results: dict[str, ImportResul
     assert inv.model_by_name["fast-router"].upstream == "claude-3-haiku"
     assert inv.routing.fallback_mode == "auto"
     assert inv.routing.fallbacks["smart-router"] == ["gpt-4-turbo-preview", "claude-3-opus"]
-    assert inv.routing.context_window_fallbacks == {"smart-router": ["claude-3-opus-200k", "gpt-4-32k"]}
-    assert "# TODO: not a model or group here: claude-3-opus-200k, gpt-4-32k" in results["mobius"].inventory_yaml
+    # a rule naming only models the config does not have is left out of the draft (said in a comment; the finding names them)
+    assert inv.routing.context_window_fallbacks == {}
+    assert "context_window_fallbacks rule for smart-router: names no model or group here (claude-3-opus-200k, gpt-4-32k)" in (
+        results["mobius"].inventory_yaml
+    )
 
 
 def test_nova_adr011_chat_and_embedding_models_on_hugging_face(results: dict[str, ImportResult]) -> None:
@@ -106,9 +109,10 @@ def test_synthetic_redis_database_groups_and_literals(results: dict[str, ImportR
     assert inv.routing.strategy == "usage-based-routing-v2" and inv.routing.num_retries == 3
     assert [(m.model, m.rpm) for m in inv.routing.groups[0].members] == [("claude-sonnet-4-20250514", 50), ("gpt-4o", 60)]
     assert inv.gateway.logging.callbacks == ["prometheus"]
-    llama = inv.backend_by_name["openai-gpu2"]
-    assert (llama.kind, llama.port, str(llama.api_key)) == ("openai_compatible", 8000, "env:VLLM_API_KEY")
-    assert inv.host_by_name["gpu2"].address == "192.168.1.50"
+    # a vLLM on another LAN host is a server llmfleet does not deploy: a provider model the gateway keeps calling there
+    vllm = next(m for m in inv.models if m.api_base and "192.168.1.50" in m.api_base)
+    assert (vllm.provider, vllm.api_base, str(vllm.api_key)) == ("openai", "http://192.168.1.50:8000/v1", "env:VLLM_API_KEY")
+    assert "gpu2" not in inv.host_by_name and not inv.backends
 
 
 def test_synthetic_bundled_services_and_tuning(results: dict[str, ImportResult]) -> None:

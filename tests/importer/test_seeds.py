@@ -22,6 +22,7 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
         ("database-url-ignored", "litellm_settings.database_url"),
         ("unpinned-image", "services.litellm.image"),
         ("backend-exposed", "Service.Environment.OLLAMA_HOST"),
+        ("salt-key-missing", "services.litellm"),
     },
     "nova-adr009": {
         ("openai-name-mapping", "model_list[0].litellm_params.model"),
@@ -35,6 +36,7 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
         ("unpinned-image", "litellm.image"),
         ("literal-secret", "litellm.environment.DATABASE_URL"),
         ("public-example-key", "litellm.environment.LITELLM_MASTER_KEY"),
+        ("salt-key-missing", "litellm"),
     },
     "netbox": {
         ("unprefixed-model", "model_list[0].litellm_params.model"),
@@ -43,6 +45,7 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
         ("unpinned-image", "services.litellm.image"),
         ("literal-secret", "services.litellm.environment.DATABASE_URL"),
         ("debug-logging", "services.litellm.command"),
+        ("salt-key-missing", "services.litellm"),
     },
     "mobius": {
         ("master-key-missing", "general_settings"),
@@ -64,15 +67,7 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
 #: a human can resolve. Everything else in every draft is a valid fleet.
 RULE_ERRORS: dict[str, set[tuple[str, str]]] = {
     "pip": {("hosts[0]", "the fleet has a mesh: every host needs `mesh.ip`")},
-    "mobius": {
-        ("routing.fallbacks.fast-router[0]", "unknown model or group 'claude-3-haiku'"),
-        ("routing.fallbacks.fast-router[1]", "unknown model or group 'gpt-3.5-turbo'"),
-        ("routing.context_window_fallbacks.smart-router[0]", "unknown model or group 'claude-3-opus-200k'"),
-        ("routing.context_window_fallbacks.smart-router[1]", "unknown model or group 'gpt-4-32k'"),
-    },
     "open-proxy": {
-        ("backends[0].bind", "binds to the mesh, but host 'gpu1' has no mesh IP"),
-        ("backends[1].bind", "binds to the mesh, but host 'gpu2' has no mesh IP"),
         ("routing.context_window_fallbacks.qwen-local[0]", "'qwen-local' needs context_window"),
     },
 }

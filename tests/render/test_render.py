@@ -269,6 +269,7 @@ def test_env_example_names_every_secret_once_sorted_without_values(inventories):
         "ANTHROPIC_API_KEY=",
         "GEMINI_API_KEY=",
         "LITELLM_MASTER_KEY=",
+        "LITELLM_SALT_KEY=",
         "LLAMA_API_KEY=",
         "POSTGRES_PASSWORD=",
         "REDIS_PASSWORD=",
