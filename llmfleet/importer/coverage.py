@@ -18,7 +18,7 @@ from llmfleet.inventory.litellm_keys import ENTRY_SECTIONS, MANAGED_KEYS, SETTIN
 from llmfleet.inventory.problems import FieldPath, format_path
 
 #: Top-level sections the draft understands (model_list and the three settings sections).
-MAPPED_SECTIONS = frozenset({"model_list", *SETTINGS_SECTIONS})
+MAPPED_SECTIONS = frozenset({"model_list", "include", *SETTINGS_SECTIONS})
 #: Sections LiteLLM reads that have no inventory counterpart, and what the user loses.
 UNMAPPED_SECTIONS = {
     "environment_variables": "LiteLLM sets these variables in its own process; the inventory keeps secrets as env:/file: references "

@@ -15,6 +15,7 @@ placeholder that still passes the inventory schema, marked with a ``TODO`` comme
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
@@ -193,8 +194,10 @@ class DraftBuilder:
         deployments: list[Deployment],
         compose: ComposeFile | None,
         units: list[UnitFile],
+        included: Sequence[str] = (),
     ):
         self.fleet = fleet
+        self.included = list(included)
         self.config = config
         self.deployments = deployments
         self.compose = compose
@@ -239,7 +242,8 @@ class DraftBuilder:
         data["gateway"] = gateway
         if mesh is not None:
             data["mesh"] = mesh
-        sources = [self.config.file] + ([self.compose.source.file] if self.compose else []) + [u.file for u in self.units]
+        sources = [self.config.file, *(f"{f} (included)" for f in self.included)]
+        sources += ([self.compose.source.file] if self.compose else []) + [u.file for u in self.units]
         header = [
             "Draft llmfleet inventory, written by `llmfleet import litellm` from:",
             *(f"  {source}" for source in sources),

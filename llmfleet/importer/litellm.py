@@ -26,6 +26,7 @@ from llmfleet.importer.deployments import Deployment, read_deployments
 from llmfleet.importer.draft import DraftBuilder
 from llmfleet.importer.emit import dump
 from llmfleet.importer.findings import Finding
+from llmfleet.importer.includes import follow_includes
 from llmfleet.importer.source import ImportInputError, load_yaml
 from llmfleet.importer.units import load_unit
 from llmfleet.inventory.model import Inventory
@@ -62,7 +63,7 @@ def import_litellm(
     """
     if not FLEET_RE.match(fleet):
         raise ImportInputError("--fleet", None, f"'{fleet}' is not a valid fleet name (lower-case letters, digits and '-')")
-    config = load_yaml(Path(config_path), what="LiteLLM config", yaml_1_1=True)
+    config, included = follow_includes(load_yaml(Path(config_path), what="LiteLLM config", yaml_1_1=True))
     compose = load_compose(Path(compose_path)) if compose_path is not None else None
     units = [load_unit(Path(p)) for p in unit_paths]
     deployments = read_deployments(config, compose)
@@ -78,7 +79,7 @@ def import_litellm(
     for unit in units:
         findings += check_unit(unit)
 
-    builder = DraftBuilder(fleet, config, deployments, compose, units)
+    builder = DraftBuilder(fleet, config, deployments, compose, units, included)
     draft = builder.build()
     findings += builder.coverage.findings
     text = dump(draft.data, header=draft.header)

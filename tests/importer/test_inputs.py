@@ -101,3 +101,35 @@ def test_binary_file(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_bytes(b"\xff\xfe\x00bad")
     assert "not UTF-8" in error_of(path).message
+
+
+def test_include_is_followed_as_litellm_does(tmp_path: Path) -> None:
+    (tmp_path / "models").mkdir()
+    write(
+        tmp_path,
+        "models/extra.yaml",
+        "model_list:\n  - model_name: b\n    litellm_params: {model: anthropic/claude-x, api_key: os.environ/ANTHROPIC_API_KEY, temprature: 1}\n"
+        "include: [more.yaml]\n",
+    )
+    write(tmp_path, "models/more.yaml", "router_settings:\n  num_retries: 5\n")
+    config = write(
+        tmp_path,
+        "c.yaml",
+        "include:\n  - models/extra.yaml\n" + GOOD,
+    )
+    result = import_litellm(config)
+    names = {m["name"] for m in yaml_models(result)}
+    assert "b" in names and len(names) >= 2  # model_list extended, nested include (relative to its declaring file) read
+    assert "num_retries: 5" in result.inventory_yaml and "more.yaml (included)" in result.inventory_yaml
+    (typo,) = [f for f in result.findings if f.code == "unknown-key"]
+    assert typo.file == str(config) and typo.line == 2  # located at the include entry that pulled it in
+    missing = write(tmp_path, "m.yaml", "include:\n  - nowhere.yaml\n" + GOOD)
+    with pytest.raises(ImportInputError, match=r"nowhere\.yaml not found") as exc:
+        import_litellm(missing)
+    assert exc.value.line == 2
+
+
+def yaml_models(result) -> list[dict]:
+    from ruamel.yaml import YAML
+
+    return YAML(typ="safe", pure=True).load(result.inventory_yaml)["models"]
