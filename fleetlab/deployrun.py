@@ -80,10 +80,13 @@ def run_site(
     extra: Sequence[str] = (),
     env: dict[str, str] | None = None,
     timeout: float = 1800.0,
+    command: Sequence[str] | None = None,
 ) -> DeployRun:
     """Apply ``deploy/site.py`` to ``fleet`` once and return what happened.
 
     ``pyinfra_inventory`` defaults to ``inventories/lab.py``; ``env`` adds to :func:`deploy_env`.
+    ``command`` replaces ``pyinfra <inventory> deploy/site.py -y --json`` (e.g. an installed
+    ``llmfleet deploy INVENTORY --overlay FILE -y --json``); ``extra`` is appended to either.
     The full output is kept in ``<workdir>/deploy-<time>.log``. Raises :class:`SecretLeaked` if
     the master key appears in the output, ``subprocess.TimeoutExpired`` after ``timeout`` s.
     """
@@ -91,7 +94,7 @@ def run_site(
     run_env = {**deploy_env(fleet, master_key, overlay), **(env or {})}
     t0 = time.monotonic()
     out = subprocess.run(
-        [PYINFRA, str(inventory), str(REPO / "deploy" / "site.py"), "-y", "--json", *extra],
+        [*(command or [PYINFRA, str(inventory), str(REPO / "deploy" / "site.py"), "-y", "--json"]), *extra],
         cwd=fleet.workdir,
         env=run_env,
         capture_output=True,

@@ -2,7 +2,7 @@
 
 The command writes two small files into a temporary directory — a pyinfra inventory that builds the
 fleet's groups with :func:`llmfleet.deploy.inventory.file_groups`, and a deploy file that runs
-:func:`llmfleet.deploy.site.apply` — and runs ``python -m pyinfra`` on them with the operator's
+:func:`llmfleet.deploy.site.apply` — and runs ``python -P -m pyinfra`` on them with the operator's
 arguments. pyinfra's own progress, prompts, ``--dry`` plan and exit code come through unchanged.
 The environment the inventory adapter reads (``LLMFLEET_SSH_KEY``, ``LLMFLEET_MESH_FIREWALL``, ...) and
 the fleet's secrets pass to pyinfra as they are; the overlay comes from ``--env``/``--overlay`` only.
@@ -42,7 +42,8 @@ def pyinfra_files(workdir: Path, fleet: str, inventory: Path, overlay: Path | No
 
 def pyinfra_command(inventory_file: Path, site_file: Path, *, dry: bool, args: Sequence[str] = ()) -> list[str]:
     """The pyinfra command line: ``--dry`` becomes pyinfra's ``--dry --diff`` (the plan, with the diff of every rendered file)."""
-    return [sys.executable, "-m", "pyinfra", str(inventory_file), str(site_file), *(["--dry", "--diff"] if dry else []), *args]
+    # -P: the working directory is not put first on sys.path, so a checkout there cannot shadow the installed llmfleet.
+    return [sys.executable, "-P", "-m", "pyinfra", str(inventory_file), str(site_file), *(["--dry", "--diff"] if dry else []), *args]
 
 
 def run_deploy(fleet: str, inventory: Path, overlay: Path | None, *, dry: bool = False, args: Sequence[str] = ()) -> int:

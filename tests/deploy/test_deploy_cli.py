@@ -29,7 +29,7 @@ def pyinfra_calls(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
 
     def call(cmd: list[str]) -> int:
         calls.append(cmd)
-        calls.append([Path(cmd[3]).read_text(), Path(cmd[4]).read_text()])
+        calls.append([Path(cmd[4]).read_text(), Path(cmd[5]).read_text()])
         return 3
 
     monkeypatch.setattr(runner.subprocess, "call", call)
@@ -40,9 +40,9 @@ def test_arguments_pass_through_to_pyinfra_and_its_exit_code_is_ours(pyinfra_cal
     result = CliRunner().invoke(app, ["deploy", str(LAB), "--dry", "-y", "--limit", "gw1", "-v"])
     assert result.exit_code == 3, result.output
     cmd, (inventory_py, site_py) = pyinfra_calls
-    assert cmd[:3] == [sys.executable, "-m", "pyinfra"]
-    assert Path(cmd[3]).name == "lab.py" and Path(cmd[4]).name == "site.py"
-    assert cmd[5:] == ["--dry", "--diff", "-y", "--limit", "gw1", "-v"]
+    assert cmd[:4] == [sys.executable, "-P", "-m", "pyinfra"]
+    assert Path(cmd[4]).name == "lab.py" and Path(cmd[5]).name == "site.py"
+    assert cmd[6:] == ["--dry", "--diff", "-y", "--limit", "gw1", "-v"]
     assert "from llmfleet.deploy.site import apply" in site_py
     assert repr(str(LAB.resolve())) in inventory_py
 
