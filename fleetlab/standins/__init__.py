@@ -81,7 +81,7 @@ FLAGS=""
 
 
 #: A stand-in's import of the shared plumbing (one line, or a parenthesized block).
-_COMMON_IMPORT = re.compile(r"^from llmfleet\.lab\.standins\._common import (?:\([^)]*\)|[^\n]*)\n", re.M)
+_COMMON_IMPORT = re.compile(r"^from fleetlab\.standins\._common import (?:\([^)]*\)|[^\n]*)\n", re.M)
 
 
 def _common_code() -> str:

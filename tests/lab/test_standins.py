@@ -329,4 +329,6 @@ def test_archives_are_deterministic_and_shaped_like_the_releases(tmp_path: Path)
     hs = standins.package_headscale(tmp_path / "headscale", "0.23.0")
     assert os.access(hs, os.X_OK) and hs.read_bytes().startswith(b"#!/usr/bin/env python3")
     for module in ("ollama", "headscale", "tailscale", "nvidia_smi"):
-        assert "STAND-IN" in standins.script(module).decode().split('"""')[1]
+        shipped = standins.script(module).decode()
+        assert "STAND-IN" in shipped.split('"""')[1]
+        assert not re.search(r"^\s*(from|import) fleetlab\b", shipped, re.M), f"{module}: a lab host has no fleetlab to import"
