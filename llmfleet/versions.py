@@ -37,7 +37,7 @@ HEADSCALE_USER_ID_FLAG = (0, 26, 0)
 LLAMA_FLASH_ATTN_VALUE_BUILD = 6327
 
 # ---------------------------------------------------------------- grammar
-VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
+VERSION_RE = re.compile(r"\A([0-9]+)\.([0-9]+)\.([0-9]+)\Z")
 FLOATING = frozenset({"latest", "main-latest", "main-stable", "stable", "main", "nightly", "dev"})
 Program = Literal["litellm", "ollama", "headscale", "tailscale", "llamacpp", "redis", "postgres"]
 Severity = Literal["compromised", "critical", "high", "medium", "low"]

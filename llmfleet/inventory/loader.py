@@ -24,6 +24,7 @@ from llmfleet.inventory.placeholders import placeholder_problems
 from llmfleet.inventory.problems import FieldPath, InventoryError, Problem, errors
 from llmfleet.inventory.rules import IndexMap, Names, run_rules
 from llmfleet.inventory.schema_errors import literal_secret_problems, problems_from_validation
+from llmfleet.inventory.types import control_character_problems, server_grammar_problems
 from llmfleet.inventory.yamlsource import Located, YamlSourceError, locate, merge, read_yaml
 
 
@@ -86,15 +87,19 @@ def _load(path: Path, overlay: Path | None) -> Loaded:
     if not isinstance(data, dict):
         raise InventoryError([Problem((), "an inventory must be a mapping (fleet:, hosts:, models:, ...)", file=loc.file, line=1)])
 
-    problems = literal_secret_problems(Inventory, data) + placeholder_problems(data)
+    control = list(control_character_problems(data))
+    problems = control + literal_secret_problems(Inventory, data) + placeholder_problems(data)
     try:
         inv = Inventory.model_validate(data)
-        problems += run_rules(inv) + errors(advisory_problems(inv))  # advisory warnings: `validate`/`audit`
+        problems += (
+            run_rules(inv) + list(server_grammar_problems(inv)) + errors(advisory_problems(inv))
+        )  # advisory warnings: `validate`/`audit`
     except ValidationError as exc:
         problems += problems_from_validation(Inventory, exc, data)
         partial, index_map = _partial_inventory(data)
         problems += run_rules(partial, Names.from_data(data), index_map=index_map)
         inv = None
+    problems = _without_cascades(problems, {p.path for p in control})
     located = sorted(_dedupe([p.located(*locate(loc, p.path)) for p in problems]), key=lambda p: (p.file or "", p.line or 0))
     if errors(located) or inv is None:
         raise InventoryError(located)
@@ -132,6 +137,14 @@ def _try(adapter: TypeAdapter[Any], value: Any) -> Any:
         return adapter.validate_python(value)
     except ValidationError:
         return None
+
+
+def _without_cascades(problems: list[Problem], bad_paths: set[FieldPath]) -> list[Problem]:
+    """Keep one problem per value holding a control character: drop the schema errors it caused there."""
+    if not bad_paths:
+        return problems
+    first = {path: next(p for p in problems if p.path == path) for path in bad_paths}
+    return [p for p in problems if p in first.values() or not any(p.path[: len(b)] == b for b in bad_paths)]
 
 
 def _dedupe(problems: list[Problem]) -> list[Problem]:

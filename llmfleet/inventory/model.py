@@ -14,6 +14,19 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from llmfleet.inventory.secrets import SecretRef
+from llmfleet.inventory.types import (
+    BackendBind,
+    HostAddress,
+    HostPath,
+    HttpsOrigin,
+    HttpUrl,
+    ImageRef,
+    IpBind,
+    LlamaExtraArgs,
+    MirrorUrl,
+    ModelId,
+    PosixUser,
+)
 from llmfleet.layout import MESH_NETWORK
 from llmfleet.versions import DEFAULT_POSTGRES_IMAGE, DEFAULT_REDIS_IMAGE, DEFAULT_TAILSCALE_VERSION, litellm_version_problem
 
@@ -111,14 +124,13 @@ KEYLESS_PROVIDERS = frozenset({"vertex_ai", "bedrock"})
 class Strict(BaseModel):
     """Base for every inventory object: unknown keys are errors, values are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
 
 class Artifact(Strict):
     """A downloadable file pinned by checksum (binary, GGUF weights)."""
 
-    url: str = Field(
-        pattern=r"^https?://\S+$",
+    url: HttpUrl = Field(
         description="Where to download it. In air-gapped mode the file name is fetched from `artifacts.mirror` instead.",
         examples=["https://huggingface.co/unsloth/DeepSeek-R1-0528-Qwen3-8B-GGUF/resolve/main/DeepSeek-R1-0528-Qwen3-8B-UD-Q8_K_XL.gguf"],
     )
@@ -133,7 +145,7 @@ class Artifact(Strict):
 class Ssh(Strict):
     """How pyinfra reaches the host."""
 
-    user: str = Field(default="root", description="SSH user (sudo is used when not root).", examples=["root", "ops"])
+    user: PosixUser = Field(default="root", description="SSH user (sudo is used when not root).", examples=["root", "ops"])
     port: Port = Field(default=22, description="SSH port.", examples=[22])
 
 
@@ -173,8 +185,8 @@ class Host(Strict):
     """A machine llmfleet deploys to."""
 
     name: HostName = Field(description="Unique host name; also the pyinfra host name.", examples=["gw1", "gpu1"])
-    address: str = Field(
-        min_length=1, description="Address pyinfra connects to over SSH (DNS name or IP).", examples=["203.0.113.10", "gpu1.example.net"]
+    address: HostAddress = Field(
+        description="Address pyinfra connects to over SSH (DNS name or IP).", examples=["203.0.113.10", "gpu1.example.net"]
     )
     ssh: Ssh = Field(default_factory=Ssh, description="SSH connection settings.")
     os: Literal["debian", "ubuntu"] = Field(
@@ -222,8 +234,8 @@ class OllamaTuning(Strict):
         default="f16", description="KV cache quantization (OLLAMA_KV_CACHE_TYPE); q8_0/q4_0 need flash_attention.", examples=["q8_0"]
     )
     flash_attention: bool = Field(default=False, description="OLLAMA_FLASH_ATTENTION.", examples=[True])
-    models_dir: str | None = Field(
-        default=None, pattern=r"^/", description="Where model blobs live (OLLAMA_MODELS).", examples=["/srv/ollama/models"]
+    models_dir: HostPath | None = Field(
+        default=None, description="Where model blobs live (OLLAMA_MODELS).", examples=["/srv/ollama/models"]
     )
 
 
@@ -251,20 +263,13 @@ class LlamaCppTuning(Strict):
         "Set it when several servers share a host's CPU: llama.cpp's threads busy-wait, and oversubscribed cores stall requests for seconds.",
         examples=[4],
     )
-    extra_args: list[str] = Field(
+    extra_args: LlamaExtraArgs = Field(
         default_factory=list,
-        description="Further llama-server flags (never --host, --port, --api-key, --model: those are managed).",
+        description="Further llama-server flags. Never what llmfleet manages (--host, --port, --api-key, --model, --ctx-size, "
+        "--parallel, --threads, --n-gpu-layers, --cache-type-k/v, --flash-attn, --jinja), nor what loads weights around the "
+        "sha256 pin (-hf, --model-url, --lora, ...) or opens another listener or file (--rpc, --path, --slot-save-path, ...).",
         examples=[["--batch-size", "1024"]],
     )
-
-    @field_validator("extra_args")
-    @classmethod
-    def _no_managed_flags(cls, args: list[str]) -> list[str]:
-        managed = {"--host", "--port", "--api-key", "-m", "--model", "--ctx-size", "-c", "--parallel", "-np", "--threads", "-t"}
-        clashing = sorted({a.split("=", 1)[0] for a in args} & managed)
-        if clashing:
-            raise ValueError(f"{', '.join(clashing)} are managed by llmfleet; set the matching field instead")
-        return args
 
     @property
     def slot_ctx(self) -> int:
@@ -279,7 +284,7 @@ class Backend(Strict):
     kind: BackendKind = Field(description="Server software.", examples=["ollama", "llamacpp"])
     host: HostName = Field(description="The host it runs on (must have the `gpu` role).", examples=["gpu1"])
     port: Port = Field(description="Listening port.", examples=[11434, 8080])
-    bind: str = Field(
+    bind: BackendBind = Field(
         default="mesh",
         description="Listen address: `mesh` (the host's mesh IP), `loopback` (127.0.0.1; only when the gateway is on the same host) "
         "or an explicit IP that is one of those. Never 0.0.0.0 or a public address: these servers have no authentication.",
@@ -355,8 +360,7 @@ class Model(Strict):
         "server llmfleet does not deploy (`openai` or `hosted_vllm` for any OpenAI-compatible server).",
         examples=["anthropic"],
     )
-    upstream: str = Field(
-        min_length=1,
+    upstream: ModelId = Field(
         description="The model id the backend or provider knows it by.",
         examples=["qwen2.5:14b-instruct", "claude-3-5-haiku-20241022"],
     )
@@ -546,9 +550,8 @@ class Routing(Strict):
 class BundledPostgres(Strict):
     """A Postgres container next to LiteLLM (compose runtime)."""
 
-    image: str = Field(
+    image: ImageRef = Field(
         default=DEFAULT_POSTGRES_IMAGE,
-        pattern=r"^[^:@\s]+(:[A-Za-z0-9._-]+)?(@sha256:[0-9a-f]{64})?$",
         description="Pinned image.",
         examples=["postgres:16.4"],
     )
@@ -574,8 +577,8 @@ class Redis(Strict):
     bundled: bool = Field(
         default=False, description="Run Redis beside the gateway (compose runtime, single gateway only).", examples=[True]
     )
-    image: str = Field(default=DEFAULT_REDIS_IMAGE, description="Pinned image when bundled.", examples=[DEFAULT_REDIS_IMAGE])
-    host: str | None = Field(default=None, description="External Redis host (mesh IP or name).", examples=["100.64.0.5"])
+    image: ImageRef = Field(default=DEFAULT_REDIS_IMAGE, description="Pinned image when bundled.", examples=[DEFAULT_REDIS_IMAGE])
+    host: HostAddress | None = Field(default=None, description="External Redis host (mesh IP or name).", examples=["100.64.0.5"])
     port: Port = Field(default=6379, description="Redis port.", examples=[6379])
     password: SecretRef = Field(description="Redis password reference.", examples=["env:REDIS_PASSWORD"])
 
@@ -674,7 +677,7 @@ class Gateway(Strict):
         examples=["sha256:" + "0" * 64],
     )
     port: Port = Field(default=4000, description="Port the proxy listens on.", examples=[4000])
-    bind: str = Field(
+    bind: IpBind = Field(
         default="0.0.0.0",
         description="Listen address. The proxy enforces the master key, so it may listen publicly; `llmfleet check` proves auth is on.",
         examples=["0.0.0.0", "100.64.0.1"],
@@ -683,9 +686,8 @@ class Gateway(Strict):
         description="The admin key (must start with sk-, at least 32 characters).", examples=["env:LITELLM_MASTER_KEY"]
     )
     workers: int = Field(default=1, ge=1, le=32, description="Proxy worker processes.", examples=[1])
-    install_dir: str = Field(
+    install_dir: HostPath = Field(
         default="/opt/llmfleet/litellm",
-        pattern=r"^/",
         description="Directory on the host holding config.yaml, compose file and .env.",
         examples=["/opt/llmfleet/litellm"],
     )
@@ -757,9 +759,7 @@ class Mesh(Strict):
             "`tailscale_version` from Tailscale's signed apt repository (or, air-gapped, the archive the mirror lists)."
         ),
     )
-    server_url: str = Field(
-        pattern=r"^https://[^/\s]+/?$", description="Public URL of the Headscale server.", examples=["https://hs.example.net"]
-    )
+    server_url: HttpsOrigin = Field(description="Public URL of the Headscale server.", examples=["https://hs.example.net"])
     listen_port: Port = Field(default=8080, description="Port Headscale listens on (behind TLS).", examples=[8080])
     base_domain: str = Field(
         pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$",
@@ -778,9 +778,8 @@ class Mesh(Strict):
 class Artifacts(Strict):
     """Where deploys download binaries and weights."""
 
-    mirror: str | None = Field(
+    mirror: MirrorUrl | None = Field(
         default=None,
-        pattern=r"^(https?|file)://\S+$",
         description="Air-gapped mode: fetch every artifact by file name from this base URL (still SHA-256 verified).",
         examples=["http://mirror.internal/llmfleet/"],
     )

@@ -122,7 +122,9 @@ def test_redis_required_with_more_than_one_gateway(problems_of, load_data, base)
         ("0.0.0.0", "ollama has no authentication: binding 0.0.0.0 exposes it on every interface"),
         ("192.0.2.20", "192.0.2.20 is neither loopback nor this host's mesh IP"),
         ("loopback", "bound to loopback on 'gpu1', so the gateway on gw1 cannot reach it"),
-        ("nonsense", "'nonsense' is not `mesh`, `loopback` or an IP address"),
+        ("nonsense", "'nonsense' is not an IP address; expected `mesh`, `loopback` or an IP address"),
+        ("::1%lo\rExecStartPre=+/bin/sh", "control character (U+000D)"),
+        ("fe80::1%eth0", "has a scope id"),
     ],
 )
 def test_backend_bind_must_be_mesh_or_loopback(problems_of, base, bind, expected) -> None:
@@ -248,4 +250,22 @@ def test_llamacpp_flags_llmfleet_manages_are_refused_in_extra_args(problems_of, 
     backend = next(b for b in base["backends"] if b["kind"] == "llamacpp")
     backend["llamacpp"]["extra_args"] = ["--threads", "8", "--port=9999"]
     found = problems_of(base)
-    assert any("extra_args: --port, --threads are managed by llmfleet; set the matching field instead" in p for p in found), found
+    assert any("extra_args: --port, --threads may not be set in extra_args: llmfleet manages them" in p for p in found), found
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["-hf", "bartowski/x-GGUF"],
+        ["--model-url", "https://evil.example/x.gguf"],
+        ["--cache-type-k=q4_0"],
+        ["-ngl", "0"],
+        ["--rpc", "10.0.0.9:50052"],
+        ["--lora", "/tmp/x.gguf"],
+        ["--slot-save-path", "/etc"],
+    ],
+)
+def test_extra_args_cannot_bypass_the_pin_or_override_managed_settings(problems_of, base, args) -> None:
+    backend = next(b for b in base["backends"] if b["kind"] == "llamacpp")
+    backend["llamacpp"]["extra_args"] = args
+    assert any(".extra_args:" in p and "may not be set in extra_args" in p for p in problems_of(base))
