@@ -11,7 +11,7 @@ import ipaddress
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from llmfleet.inventory.secrets import SecretRef
 from llmfleet.inventory.types import (
@@ -26,6 +26,7 @@ from llmfleet.inventory.types import (
     MirrorUrl,
     ModelId,
     PosixUser,
+    env_or_http_url,
 )
 from llmfleet.layout import MESH_NETWORK
 from llmfleet.versions import DEFAULT_POSTGRES_IMAGE, DEFAULT_REDIS_IMAGE, DEFAULT_TAILSCALE_VERSION, litellm_version_problem
@@ -54,6 +55,7 @@ EnvOrUrl = Annotated[
         pattern=r"^(https?://\S+|env:[A-Z_][A-Z0-9_]*)$",
         description="A URL, or `env:NAME`: the gateway reads it from its environment (`os.environ/NAME`).",
     ),
+    AfterValidator(env_or_http_url),
 ]
 EnvOrText = Annotated[
     str,

@@ -189,7 +189,15 @@ def _url(schemes: tuple[str, ...], *, path: bool = True, example: str):
     return check
 
 
-HttpUrl = Annotated[str, AfterValidator(_url(("http", "https"), example="https://example.org/file.gguf"))]
+_http_url = _url(("http", "https"), example="https://example.org/file.gguf")
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+
+
+def env_or_http_url(value: str) -> str:
+    """``env:NAME`` as it is, anything else parsed as an http(s) URL."""
+    return value if value.startswith("env:") else _http_url(value)
+
+
 HttpsUrl = Annotated[str, AfterValidator(_url(("https",), example="https://api.example.com/v1"))]
 HttpsOrigin = Annotated[str, AfterValidator(_url(("https",), path=False, example="https://hs.example.net"))]
 MirrorUrl = Annotated[str, AfterValidator(_url(("http", "https", "file"), example="http://mirror.internal/llmfleet/"))]
@@ -218,6 +226,8 @@ def _image(value: str) -> str:
 ImageRef = Annotated[str, AfterValidator(_image)]
 
 # ---------------------------------------------------------------- model ids
+#: Servers llmfleet renders an id into a command line or a line-based file for (``--alias``, models.txt) get the
+#: strict grammar; any other id only reaches YAML (escaped) and JSON: printable text, trimmed, not a comment.
 _MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,255}$")
 #: Ollama's model name grammar: [host[:port]/][namespace/]model[:tag].
 OLLAMA_MODEL = re.compile(
@@ -227,10 +237,8 @@ OLLAMA_MODEL = re.compile(
 
 def _model_id(value: str) -> str:
     _no_control(value)
-    if not _MODEL_ID.match(value) or ".." in value or "//" in value:
-        raise ValueError(
-            f"'{value}' is not a model id (letters, digits and . _ : / @ + -, starting with a letter or digit; no spaces or '#')"
-        )
+    if value != value.strip() or not value or len(value) > 256 or value.startswith("#"):
+        raise ValueError(f"'{value}' is not a model id (1-256 characters, no leading/trailing spaces, not starting with '#')")
     return value
 
 
@@ -272,11 +280,18 @@ LlamaExtraArgs = Annotated[list[str], AfterValidator(_extra_args)]
 
 
 def server_grammar_problems(inv: Any) -> Iterator[Problem]:
-    """Model ids in the grammar of the server that serves them (Ollama's ``[host/][namespace/]name[:tag]``)."""
+    """Model ids in the grammar of the server that serves them: Ollama's ``[host/][namespace/]name[:tag]``; a
+    llama.cpp alias (a command-line argument) in the plain id grammar."""
     kinds = {b.name: b.kind for b in inv.backends}
     for i, model in enumerate(inv.models):
-        if kinds.get(model.backend or "") == "ollama" and not OLLAMA_MODEL.match(model.upstream):
+        kind = kinds.get(model.backend or "")
+        if kind == "ollama" and not OLLAMA_MODEL.match(model.upstream):
             yield Problem(
                 ("models", i, "upstream"),
                 f"'{model.upstream}' is not an Ollama model name ([registry/][namespace/]name[:tag], e.g. qwen2.5:14b-instruct)",
+            )
+        elif kind == "llamacpp" and (not _MODEL_ID.match(model.upstream) or ".." in model.upstream):
+            yield Problem(
+                ("models", i, "upstream"),
+                f"'{model.upstream}' is not a llama-server alias (letters, digits and . _ : / @ + -, starting with a letter or digit)",
             )

@@ -23,15 +23,17 @@ HOSTILE = [
     (("models", 0, "upstream"), "qwen\r#x", "", "control character (U+000D)"),
     (("models", 2, "upstream"), "claude\u2028x", "", "control character (U+2028)"),
     # U+0085 is a YAML line break: a plain scalar folds it to a space (refused as a model id); "\N" keeps it
-    (("models", 2, "upstream"), "claude\u0085x", "", "is not a model id"),
+    (("models", 0, "upstream"), "claude\u0085x", "", "is not an Ollama model name"),
     (("models", 2, "upstream"), "claude\x7fx", "", "control character (U+007F)"),
     (("models", 2, "upstream"), "claude\x9bx", "", "control character (U+009B)"),
     (("models", 2, "upstream"), "claude\u202ex", "", "control character (U+202E)"),
     (("hosts", 1, "gpu", "model"), "RTX\x1b[2J", "", "control character (U+001B)"),
     # model ids
     (("models", 0, "upstream"), "#qwen", "", "is not a model id"),
-    (("models", 0, "upstream"), "qwen 2.5", "", "is not a model id"),
-    (("models", 0, "upstream"), "../../x", "", "is not a model id"),
+    (("models", 0, "upstream"), "qwen 2.5", "", "is not an Ollama model name"),
+    (("models", 0, "upstream"), "../../x", "", "is not an Ollama model name"),
+    (("models", 1, "upstream"), "ds r1", "", "is not a llama-server alias"),
+    (("models", 2, "upstream"), " claude", "", "is not a model id"),
     (("models", 0, "upstream"), "qwen:14b:extra", "", "is not an Ollama model name"),
     (("models", 0, "upstream"), "a/b/c/d", "", "is not an Ollama model name"),
     # paths
@@ -56,7 +58,8 @@ HOSTILE = [
     ((*LLAMA, "model", "url"), "https://user:hunter2@example.org/x.gguf", "", "user or password"),
     ((*LLAMA, "model", "url"), "ftp://example.org/x.gguf", "", "must start with http:// or https://"),
     ((*LLAMA, "model", "url"), "https://2001:db8::1/x.gguf", "", "in brackets"),
-    (("models", 2, "api_base"), "http://api.example.com", "", "must start with https://"),
+    (("models", 2, "api_base"), "ftp://api.example.com", "", "ftp://api.example.com"),
+    (("models", 2, "api_base"), "https://api.example.com/v1/../../admin", "", "'..' path segment"),
     (("mesh", "server_url"), "https://hs.example.net/path", "", "bare origin"),
     (("mesh", "server_url"), "http://hs.example.net", "", "must start with https://"),
     # versions and numbers
