@@ -2,9 +2,10 @@
 
 The importer must point at the exact line of a mistake, and must read a LiteLLM config the way
 LiteLLM does. LiteLLM loads its config with PyYAML (YAML 1.1: ``yes`` is a boolean, a repeated key
-silently replaces the earlier one), so :func:`load_yaml` walks ruamel.yaml's node tree itself:
-it builds plain Python data with those semantics, records the lines of every key and value, and
-lists the repeated keys (a repeated ``litellm_settings:`` block is a real mistake in one seed).
+silently replaces the earlier one), so :func:`load_yaml` reads it through llmfleet's one YAML layer
+(:mod:`llmfleet.inventory.yamlsource`, bounded like inventories) with those semantics, records the
+lines of every key and value, and lists the repeated keys (a repeated ``litellm_settings:`` block is
+a real mistake in one seed). Compose files are read with the YAML 1.2 core schema, as Compose does.
 
 Bad input (missing file, not YAML, not a mapping) raises :class:`ImportInputError`, which always
 names the file and, when known, the line.
@@ -12,19 +13,14 @@ names the file and, when known, the line.
 
 from __future__ import annotations
 
-import datetime
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-
 from llmfleet.inventory.problems import FieldPath
+from llmfleet.inventory.yamlsource import Duplicate, Located, YamlSourceError, parse_yaml, read_text
 
-MERGE_TAG = "tag:yaml.org,2002:merge"
-MAX_DEPTH = 64
+__all__ = ["Duplicate", "ImportInputError", "Span", "YamlSource", "load_yaml"]
 
 
 class ImportInputError(Exception):
@@ -48,15 +44,6 @@ class Span:
     key_line: int
     start: int
     end: int
-
-
-@dataclass(frozen=True)
-class Duplicate:
-    """A mapping key given twice; like PyYAML, the later value wins."""
-
-    path: FieldPath
-    first_line: int
-    line: int
 
 
 @dataclass
@@ -91,102 +78,35 @@ class YamlSource:
 def load_yaml(path: Path, *, what: str, yaml_1_1: bool = False) -> YamlSource:
     """Load ``path`` (a ``what``, for messages) into a :class:`YamlSource` whose data is a mapping.
 
-    ``yaml_1_1`` reads the file as PyYAML (and so LiteLLM) does.
+    ``yaml_1_1`` reads the file as PyYAML (and so LiteLLM) does; otherwise with the YAML 1.2 core
+    schema (Docker Compose). Reading is bounded as for inventories (size, depth, aliases).
     """
     file = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ImportInputError(file, None, f"no such file (expected a {what})") from None
-    except IsADirectoryError:
-        raise ImportInputError(file, None, f"is a directory, not a {what}") from None
-    except UnicodeDecodeError as exc:
-        raise ImportInputError(file, None, f"is not UTF-8 text ({exc.reason}); expected a {what}") from None
-    except OSError as exc:
-        raise ImportInputError(file, None, f"cannot be read: {exc.strerror}") from None
-
-    yaml = YAML(typ="safe", pure=True)
-    if yaml_1_1:
-        yaml.version = (1, 1)
-    try:
-        root = yaml.compose(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise ImportInputError(file, line, f"not valid YAML: {problem}") from None
-    except YAMLError as exc:
-        raise ImportInputError(file, None, f"not valid YAML: {exc}") from None
-    if root is None:
+        text = read_text(path, file)
+        found: list[Duplicate] = []
+        data, loc = parse_yaml(text, file, schema="1.1" if yaml_1_1 else "1.2", duplicates="record", found=found)
+    except YamlSourceError as exc:
+        message = exc.problem.message
+        if message.startswith("cannot read: No such file"):
+            message = f"no such file (expected a {what})"
+        elif message.startswith("is a directory"):
+            message = f"is a directory, not a {what}"
+        elif message.startswith("invalid YAML: "):
+            message = "not valid YAML: " + message.removeprefix("invalid YAML: ")
+        raise ImportInputError(file, exc.problem.line, message) from None
+    if loc.start == 0:
         raise ImportInputError(file, None, f"is empty (expected a {what})")
-    if not isinstance(root, MappingNode):
-        kind = "a list" if isinstance(root, SequenceNode) else "a single value"
-        raise ImportInputError(file, root.start_mark.line + 1, f"the top level is {kind}, not a mapping (expected a {what})")
-    source = YamlSource(file=file, text=text, data=None)
-    source.data = _Walker(yaml, source).value(root, (), 0)
+    if not isinstance(data, dict):
+        kind = "a list" if isinstance(data, list) else "a single value"
+        raise ImportInputError(file, loc.start, f"the top level is {kind}, not a mapping (expected a {what})")
+    source = YamlSource(file=file, text=text, data=data, duplicates=found)
+    _record_spans(source.spans, loc, ())
     return source
 
 
-class _Walker:
-    """Turns a node tree into plain data while filling in spans and duplicates."""
-
-    def __init__(self, yaml: YAML, source: YamlSource):
-        self.constructor = yaml.constructor
-        self.source = source
-
-    def value(self, node: Node, path: FieldPath, depth: int) -> Any:
-        if depth > MAX_DEPTH:
-            raise ImportInputError(self.source.file, node.start_mark.line + 1, "nesting is too deep")
-        if isinstance(node, MappingNode):
-            return self.mapping(node, path, depth)
-        if isinstance(node, SequenceNode):
-            out = []
-            for index, item in enumerate(node.value):
-                self.record((*path, index), item.start_mark.line + 1, item)
-                out.append(self.value(item, (*path, index), depth + 1))
-            return out
-        return self.scalar(node)
-
-    def scalar(self, node: Node) -> Any:
-        try:
-            value = self.constructor.construct_object(node, deep=True)
-        except (YAMLError, ValueError, TypeError):
-            return str(node.value)
-        if isinstance(value, (datetime.date, datetime.datetime)):
-            return str(node.value)
-        if isinstance(value, bytes):
-            return str(node.value)
-        return value
-
-    def mapping(self, node: MappingNode, path: FieldPath, depth: int) -> dict[Any, Any]:
-        merged: dict[Any, Any] = {}
-        explicit: dict[Any, Any] = {}
-        first_line: dict[Any, int] = {}
-        for key_node, value_node in node.value:
-            if key_node.tag == MERGE_TAG:
-                sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
-                for source in sources:
-                    if isinstance(source, MappingNode):
-                        for key, value in self.mapping(source, path, depth + 1).items():
-                            merged.setdefault(key, value)
-                continue
-            key = self.scalar(key_node) if isinstance(key_node, ScalarNode) else "<complex key>"
-            if not isinstance(key, (str, int, float, bool)) and key is not None:
-                key = str(key)
-            key_line = key_node.start_mark.line + 1
-            child = (*path, key if isinstance(key, str) else str(key))
-            if key in explicit:
-                self.source.duplicates.append(Duplicate(child, first_line[key], key_line))
-            first_line.setdefault(key, key_line)
-            self.record(child, key_line, value_node)
-            explicit[key] = self.value(value_node, child, depth + 1)
-        merged.update(explicit)
-        return merged
-
-    def record(self, path: FieldPath, key_line: int, value: Node) -> None:
-        start = value.start_mark.line + 1
-        end = value.end_mark.line + 1
-        # A block value's end mark sits on the line after it when it ends with a line break.
-        if end > start and value.end_mark.column == 0:
-            end -= 1
-        self.source.spans[path] = Span(key_line=key_line, start=min(start, key_line), end=max(end, key_line))
+def _record_spans(spans: dict[FieldPath, Span], loc: Located, path: FieldPath) -> None:
+    for key, child in loc.children.items():
+        child_path = (*path, key if isinstance(key, str | int) and not isinstance(key, bool) else str(key))
+        spans[child_path] = Span(key_line=child.line, start=min(child.start, child.line), end=max(child.end, child.line))
+        _record_spans(spans, child, child_path)
