@@ -28,6 +28,8 @@ ARTIFACT_HELPER = f"{HELPERS_DIR}/artifact.py"
 WAIT_HELPER = f"{HELPERS_DIR}/wait.py"
 GATEWAY_HELPER = f"{HELPERS_DIR}/gateway.py"
 
+#: The gateway's directory (config.yaml, compose file, .env) unless the inventory sets ``gateway.install_dir``.
+GATEWAY_DIR = "/opt/llmfleet/litellm"
 #: Deploy installs the pinned ``litellm[proxy]`` here for the systemd-venv runtime.
 LITELLM_VENV = "/opt/llmfleet/litellm-venv"
 #: The gateway's last-known-good configuration (inside its install dir), restored when a new one does not become ready.

@@ -28,7 +28,7 @@ from llmfleet.inventory.types import (
     PosixUser,
     env_or_http_url,
 )
-from llmfleet.layout import MESH_NETWORK
+from llmfleet.layout import GATEWAY_DIR, MESH_NETWORK
 from llmfleet.versions import DEFAULT_POSTGRES_IMAGE, DEFAULT_REDIS_IMAGE, DEFAULT_TAILSCALE_VERSION, litellm_version_problem
 
 HostName = Annotated[
@@ -689,9 +689,9 @@ class Gateway(Strict):
     )
     workers: int = Field(default=1, ge=1, le=32, description="Proxy worker processes.", examples=[1])
     install_dir: HostPath = Field(
-        default="/opt/llmfleet/litellm",
+        default=GATEWAY_DIR,
         description="Directory on the host holding config.yaml, compose file and .env.",
-        examples=["/opt/llmfleet/litellm"],
+        examples=[GATEWAY_DIR],
     )
     drop_params: bool = Field(
         default=True, description="Drop request parameters a provider does not support instead of failing.", examples=[True]
