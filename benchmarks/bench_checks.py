@@ -6,6 +6,11 @@
 2. Overhead: the checker's streamed sample vs a bare httpx stream of the same request (interleaved):
    difference in measured TTFT / end-to-end, and client CPU time per request.
 3. Concurrency: wall time of a full ``check`` of 20 models ≤ 1.2 × that of the slowest single model.
+4. Parser: time and peak memory of the SSE parser + assembler on a 20 MiB answer, as one event and
+   as 20,480 events of 1 KiB, fed in 64 KiB reads (linear: well under 2 s each; memory bounded by the
+   caps, not by the answer), and the same answers streamed by the stand-in (TTFT must stay honest).
+5. Verdict accuracy: the fault suite (``tests/checks/fault_suite.py``) against the stand-in; every
+   check and probe verdict is compared with its truth (criterion: no false green, no false red).
 
 The stand-in runs in its own process (so its threads do not share our GIL), on loopback only.
 Run: ``python benchmarks/bench_checks.py [--quick]``; exit 1 when a criterion is not met.
@@ -32,10 +37,12 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from llmfleet.checks.answers import StreamAssembler  # noqa: E402
 from llmfleet.checks.context import Options  # noqa: E402
 from llmfleet.checks.http import Timeouts, make_client  # noqa: E402
 from llmfleet.checks.latency import latency_body, timed_stream  # noqa: E402
 from llmfleet.checks.runner import run_checks  # noqa: E402
+from llmfleet.checks.sse import SSEParser  # noqa: E402
 from llmfleet.inventory.model import Inventory  # noqa: E402
 
 TTFT_MS, TPOT_MS, TOKENS = 200.0, 20.0, 16
@@ -139,14 +146,15 @@ async def accuracy_and_overhead(n: int) -> dict:
     }
 
 
-def _inventory(names: list[str], backend_port: int) -> Inventory:
+def _inventory(names: list[str], backend_port: int, fields: dict[str, dict] | None = None) -> Inventory:
+    slo = {"slo": {"ttft_p95_ms": 1000, "e2e_p95_ms": 3000}}
     return Inventory.model_validate(
         {
             "fleet": "bench",
             "hosts": [{"name": "lab", "address": "127.0.0.1", "roles": ["gateway", "gpu"]}],
             "backends": [{"name": "fb", "kind": "openai_compatible", "host": "lab", "port": backend_port, "bind": "loopback"}],
             "models": [
-                {"name": n, "backend": "fb", "upstream": n, "tools": "required", "slo": {"ttft_p95_ms": 1000, "e2e_p95_ms": 3000}}
+                {"name": n, "backend": "fb", "upstream": n, "tools": "required", **(slo if fields is None else fields.get(n, {}))}
                 for n in names
             ],
             "gateway": {
@@ -174,7 +182,113 @@ async def fleet_wall(models: int, samples: int) -> tuple[float, float, int]:
     return wall, max(per_model), report.exit_code
 
 
-def write_results(acc: dict, single: tuple, many: tuple, models: int, samples: int, ok: dict[str, bool]) -> None:
+BIG = 20 * 1024 * 1024
+
+
+def _big_stream(events: int) -> bytes:
+    """A 20 MiB answer as ``events`` content events (one SSE event each), then finish and [DONE]."""
+    size = BIG // events
+    text = "x" * size
+    one = ("data: " + json.dumps({"choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}]}) + "\n\n").encode()
+    tail = b'data: {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}\n\ndata: [DONE]\n\n'
+    return one * events + tail
+
+
+def parse_cost(events: int) -> dict:
+    """CPU time and peak traced memory of parser + assembler over a 20 MiB answer fed in 64 KiB reads."""
+    import tracemalloc
+
+    raw = _big_stream(events)
+    reads = [raw[i : i + 65536] for i in range(0, len(raw), 65536)]
+
+    def run() -> StreamAssembler:
+        parser, asm = SSEParser(), StreamAssembler()
+        for r in reads:
+            for ev in parser.feed(r):
+                asm.feed_event(ev)
+                if asm.done:
+                    return asm
+        return asm
+
+    c0 = time.process_time()
+    asm = run()
+    cpu = time.process_time() - c0
+    tracemalloc.start()
+    run()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    resp = asm.response()
+    return {"events": events, "bytes": len(raw), "cpu_s": cpu, "peak_mib": peak / 1048576, "capped": resp.capped or resp.stream_problem}
+
+
+async def streamed_big(events: int) -> dict:
+    """The same answer streamed by the stand-in: what the checker reports, and how long it took."""
+    size = BIG // events
+    with stand_in(["big"], f"ok,tokens={events},event_bytes={size}") as base:
+        async with make_client(2) as client:
+            body = latency_body("big", events)
+            t0 = time.monotonic()
+            out = await timed_stream(client, base + "/v1/chat/completions", body, headers={}, timeouts=Timeouts(total=120, stall=60))
+            wall = time.monotonic() - t0
+            log = (await client.get(base + "/_faulty/log")).json()[-1]
+    s = out.sample
+    return {
+        "events": events,
+        "ok": s.ok,
+        "ttft_ms": s.ttft_ms,
+        "srv_first_ms": (log["first_token"] - log["arrival"]) * 1000 if log.get("first_token") else None,
+        "e2e_ms": s.e2e_ms,
+        "srv_end_ms": (log["end"] - log["arrival"]) * 1000,
+        "wall_s": wall,
+        "capped": s.capped or s.error,
+    }
+
+
+async def suite_accuracy() -> dict:
+    """Every verdict of the fault suite against its truth (straight against the stand-in)."""
+    sys.path.insert(0, str(ROOT / "tests" / "checks"))
+    from fault_suite import SUITE, TIMEOUTS
+
+    from fleetlab.faulty_backend import serve
+    from llmfleet.checks import probes
+    from llmfleet.checks.context import Ctx
+    from llmfleet.checks.targets import model_targets
+
+    names = list(SUITE)
+    with serve({n: f.behaviour for n, f in SUITE.items()}, gateway_auth="on", master_key=KEY) as gw:
+        inv = _inventory(names, gw.port, fields={n: f.fields for n, f in SUITE.items()})
+        opts = Options(gateway=gw.url, samples=3, warmup=1, concurrency=8, timeouts=TIMEOUTS, global_timeout=300)
+        t0 = time.monotonic()
+        report = await run_checks(inv, "suite.yml", opts, KEY)
+        wall = time.monotonic() - t0
+        gw.release()
+    with serve({n: type(f.behaviour)(f.behaviour.fault, tokens=f.behaviour.tokens, framing=f.behaviour.framing) for n, f in SUITE.items()},
+               gateway_auth="on", master_key=KEY) as gw:  # fmt: skip
+        inv = _inventory(names, gw.port, fields={n: f.fields for n, f in SUITE.items()})
+        async with make_client(8) as client:
+            ctx = Ctx(inv, gw.url, KEY, Options(gateway=gw.url, timeouts=TIMEOUTS), client)
+            targets = model_targets(inv, names)
+            tool_results = await asyncio.gather(*(probes.tools(ctx, t) for t in targets))
+    verdicts = right = false_green = false_red = 0
+    for name, fault in SUITE.items():
+        got = {r.check: r.status for r in report.results if r.subject == name}
+        for check, truth in fault.checks.items():
+            verdicts += 1
+            right += got.get(check) == truth
+            false_green += truth == "fail" and got.get(check) == "pass"
+            false_red += truth == "pass" and got.get(check) == "fail"
+    for t, res in zip(targets, tool_results, strict=True):
+        truth = SUITE[t.name].probes
+        for p in res.tool_probes or []:
+            verdicts += 1
+            want = truth[(p.scenario, p.stream)]
+            right += p.outcome == want
+            false_green += want != "ok" and p.outcome == "ok"
+            false_red += want == "ok" and p.outcome != "ok"
+    return {"faults": len(SUITE), "verdicts": verdicts, "right": right, "false_green": false_green, "false_red": false_red, "wall_s": wall}
+
+
+def write_results(acc: dict, single: tuple, many: tuple, models: int, samples: int, ok: dict[str, bool], extra: dict) -> None:
     mark = {True: "✅ met", False: "❌ NOT met"}
     lines = [
         "# Benchmark: post-deploy checks (`python benchmarks/bench_checks.py`)",
@@ -229,8 +343,45 @@ def write_results(acc: dict, single: tuple, many: tuple, models: int, samples: i
         f"(criterion ≤ 1.2: {mark[ok['wall']]}); the sum of the {models} models' own times would be ≈ "
         f"{models * single[1]:.0f} s.",
         "",
+        "## 4. SSE parser on a 20 MiB answer (parser + assembler, 64 KiB reads; CPU time and peak traced memory)",
+        "",
+        "| answer | bytes | CPU | peak memory | cap reported |",
+        "| --- | --- | --- | --- | --- |",
+        *[
+            f"| {_shape(p)} | {p['bytes'] / 1048576:.1f} MiB | {p['cpu_s']:.2f} s | {p['peak_mib']:.1f} MiB | {p['capped']} |"
+            for p in extra["parse"]
+        ],
+        "",
+        f"Criterion: each under 2 s of CPU and peak memory bounded by the caps (1 MiB of content kept, 4 MiB per event), "
+        f"not by the answer: {mark[ok['parser']]}. (Before: one 20 MiB event took 6-22 s of CPU, quadratic.)",
+        "",
+        "The same answers streamed by the stand-in over loopback (`timed_stream`, the checker's own request path):",
+        "",
+        "| answer | checker TTFT | stand-in first write | checker e2e | stand-in end | sample | note |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+        *[
+            f"| {_shape(p)} | {_ms(p['ttft_ms'])} | {_ms(p['srv_first_ms'])} | "
+            f"{_ms(p['e2e_ms'])} | {_ms(p['srv_end_ms'])} | {'ok' if p['ok'] else 'fail'} | {p['capped'] or ''} |"
+            for p in extra["streamed"]
+        ],
+        "",
+        "## 5. Verdict accuracy on the fault suite (`tests/checks/fault_suite.py`, straight against the stand-in)",
+        "",
+        f"{extra['suite']['faults']} faults, {extra['suite']['verdicts']} verdicts (check statuses and tool-probe outcomes): "
+        f"**{extra['suite']['right']} match their truth**, {extra['suite']['false_green']} false greens, "
+        f"{extra['suite']['false_red']} false reds (criterion: none of either: {mark[ok['suite']]}); the run took "
+        f"{extra['suite']['wall_s']:.1f} s with concurrency 8 (a dead model costs one cold timeout).",
+        "",
     ]
     RESULTS.write_text("\n".join(lines), encoding="utf-8")
+
+
+def _shape(p: dict) -> str:
+    return "one event" if p["events"] == 1 else f"{p['events']:,} events of {BIG // p['events'] // 1024} KiB"
+
+
+def _ms(v: float | None) -> str:
+    return "—" if v is None else f"{v:.0f} ms"
 
 
 def main() -> int:
@@ -247,7 +398,14 @@ def main() -> int:
         "tpot": abs(acc["tpot_err"]) <= 2.0,
         "wall": many[0] <= 1.2 * single[0] and single[2] == 0 and many[2] == 0,
     }
-    write_results(acc, single, many, models, samples, ok)
+    extra = {
+        "parse": [parse_cost(1), parse_cost(20_480)],
+        "streamed": [asyncio.run(streamed_big(1)), asyncio.run(streamed_big(20_480))],
+        "suite": asyncio.run(suite_accuracy()),
+    }
+    ok["parser"] = all(p["cpu_s"] < 2.0 and p["peak_mib"] < 64 for p in extra["parse"])
+    ok["suite"] = extra["suite"]["false_green"] == 0 and extra["suite"]["false_red"] == 0
+    write_results(acc, single, many, models, samples, ok, extra)
     print(RESULTS.read_text())
     return 0 if all(ok.values()) else 1
 

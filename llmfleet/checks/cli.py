@@ -182,8 +182,20 @@ def check_command(
         bool, typer.Option("--direct/--no-direct", help="Also measure straight against each backend (gateway overhead).")
     ] = False,
     timeout: TimeoutOpt = 60.0,
-    stall_timeout: Annotated[float, typer.Option("--stall-timeout", min=0.1, help="Longest silence mid-response, s.")] = 20.0,
-    cold_timeout: Annotated[float, typer.Option("--cold-timeout", min=0.1, help="Limit of each model's first request, s.")] = 180.0,
+    stall_timeout: Annotated[
+        float,
+        typer.Option(
+            "--stall-timeout", min=0.1, help="Longest silence between chunks (and before the first byte, after a model's first request), s."
+        ),
+    ] = 20.0,
+    cold_timeout: Annotated[
+        float,
+        typer.Option(
+            "--cold-timeout",
+            min=0.1,
+            help="Limit of each model's first request; it may wait this long for its first byte (a loading model sends nothing), s.",
+        ),
+    ] = 180.0,
     global_timeout: GlobalTimeoutOpt = 900.0,
     json_out: JsonOpt = None,
     junit: JunitOpt = None,
