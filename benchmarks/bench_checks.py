@@ -295,7 +295,8 @@ def write_results(acc: dict, single: tuple, many: tuple, models: int, samples: i
         "",
         f"Run {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} on {platform.node() and 'this machine'}: "
         f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"httpx {httpx.__version__}. The faulty stand-in (`fleetlab/faulty_backend.py`) runs in its own process on "
+        f"httpx {httpx.__version__}, load average {extra['load'][0]:.1f} before / {os.getloadavg()[0]:.1f} after (the machine is "
+        "shared: a load above the core count slows the client and the stand-in alike, see the bare-httpx column). The faulty stand-in (`fleetlab/faulty_backend.py`) runs in its own process on "
         "loopback; it writes token *i* at exactly `ttft + i × tpot` after reading the request (deadline-based sleeps), "
         "which is the ground truth.",
         "",
@@ -388,6 +389,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer samples (smoke run; results still written)")
     args = ap.parse_args()
+    load = os.getloadavg()
     n = 15 if args.quick else 40
     models, samples = 20, (3 if args.quick else 5)
     acc = asyncio.run(accuracy_and_overhead(n))
@@ -399,6 +401,7 @@ def main() -> int:
         "wall": many[0] <= 1.2 * single[0] and single[2] == 0 and many[2] == 0,
     }
     extra = {
+        "load": load,
         "parse": [parse_cost(1), parse_cost(20_480)],
         "streamed": [asyncio.run(streamed_big(1)), asyncio.run(streamed_big(20_480))],
         "suite": asyncio.run(suite_accuracy()),

@@ -100,7 +100,7 @@ class Behaviour:
     tokens: int = 8  # text tokens per answer (capped by max_tokens)
     ollama_placement: str | None = None  # "gpu", "cpu", "split" or None (not loaded) for /api/ps
     framing: str = "lf"  # how SSE events are written (FRAMINGS)
-    cold_ms: float = 0.0  # the first chat request of this model sends nothing for this long (a loading model)
+    cold_ms: float = 0.0  # the first chat request starts a load this long; until it ends, every request waits silently
     reasoning_ms: float = 0.0  # streams reasoning_content for this long before the first visible output
     event_bytes: int = 0  # pad each text token to this many bytes (large answers for the parser benchmark)
 
@@ -152,7 +152,7 @@ class _Server(ThreadingHTTPServer):
         self.stop = threading.Event()
         self.requests = 0
         self.log: list[dict[str, Any]] = []  # one entry per chat request: model, arrival, end, token write times
-        self.seen: set[str] = set()  # models that got a chat request (the cold load is over)
+        self.loaded_at: dict[str, float] = {}  # model → when its cold load ends (set by its first chat request)
         self.lock = threading.Lock()
 
 
@@ -387,11 +387,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             return
         if b.cold_ms:
+            # the first request starts loading the model; every request until it is loaded waits, and nothing at
+            # all (not even headers) is sent meanwhile, as Ollama does
             with self.server.lock:
-                first = model not in self.server.seen
-                self.server.seen.add(model)
-            if first:  # a loading model: nothing at all, not even headers, until it is loaded
-                self._wait_until(t0 + b.cold_ms / 1000)
+                loaded = self.server.loaded_at.setdefault(model, t0 + b.cold_ms / 1000)
+            if loaded > t0:
+                self._wait_until(loaded)
                 t0 = time.perf_counter()
         stream = bool(body.get("stream"))
         call, text = self._decide(b, body)

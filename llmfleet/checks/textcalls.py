@@ -144,7 +144,7 @@ def call_in_text(content: str | None, tools: dict[str, dict[str, Any]]) -> str |
         if hit:
             return f"a call of {hit} written as a JSON/dict object in the text" if hit in tools else "a tool_calls object in the text"
     if tools:
-        m = re.search(r"(?<![\w.])(" + "|".join(map(re.escape, tools)) + r")\s*\(", text)
+        m = re.search(r"(?<!\w)(" + "|".join(map(re.escape, tools)) + r")\s*\(", text)
         if m:
             return f"{m.group(1)}(…) written in the text"
     return None
