@@ -100,14 +100,21 @@ async def request(
     hdrs = dict(headers or {})
     if content is not None:
         hdrs["content-type"] = "application/json"
-    t0 = time.perf_counter_ns()
-    try:
-        async with asyncio.timeout(limit):
-            async with client.stream(method, url, content=content, headers=hdrs, timeout=timeouts.httpx(total=limit)) as resp:
-                raw, truncated = await read_bounded(resp, MAX_BODY)
-                return Reply(resp.status_code, raw.decode("utf-8", "replace"), (time.perf_counter_ns() - t0) / 1e6, raw, truncated)
-    except Exception as exc:
-        raise describe(exc, url, timeouts, limit) from None
+    for attempt in (1, 2):
+        t0 = time.perf_counter_ns()
+        started = False
+        try:
+            async with asyncio.timeout(limit):
+                async with client.stream(method, url, content=content, headers=hdrs, timeout=timeouts.httpx(total=limit)) as resp:
+                    started = True
+                    raw, truncated = await read_bounded(resp, MAX_BODY)
+                    return Reply(resp.status_code, raw.decode("utf-8", "replace"), (time.perf_counter_ns() - t0) / 1e6, raw, truncated)
+        except Exception as exc:
+            closed_early = not started and isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError))
+            if attempt == 2 or not closed_early:
+                raise describe(exc, url, timeouts, limit) from None
+            # closed before any response: a pooled keep-alive connection the server had just closed; send it once more
+    raise AssertionError("unreachable")
 
 
 async def read_bounded(resp: httpx.Response, limit: int) -> tuple[bytes, bool]:
@@ -126,5 +133,6 @@ async def read_bounded(resp: httpx.Response, limit: int) -> tuple[bytes, bool]:
 
 def make_client(concurrency: int) -> httpx.AsyncClient:
     """One shared client: no proxies from the environment, enough connections for the semaphore."""
-    limits = httpx.Limits(max_connections=max(4 * concurrency, 16), max_keepalive_connections=max(2 * concurrency, 8))
+    # keep-alive expiry below uvicorn's 5 s (LiteLLM's server): an idle connection is not reused just as the server closes it
+    limits = httpx.Limits(max_connections=max(4 * concurrency, 16), max_keepalive_connections=max(2 * concurrency, 8), keepalive_expiry=2.0)
     return httpx.AsyncClient(limits=limits, trust_env=False, follow_redirects=False)

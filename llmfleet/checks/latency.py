@@ -67,6 +67,7 @@ class StreamOutcome:
     assembler: StreamAssembler
     http_status: int | None
     failure: str | None = None  # the request itself failed (HTTP error, timeout, connection, protocol): why
+    retryable: bool = False  # the connection closed before any response came (safe to send again)
 
     def response(self) -> ToolResponse:
         """The assembled response; a failed request is an ``error`` whatever was assembled before it failed."""
@@ -95,6 +96,27 @@ def _sample_verdict(resp: ToolResponse) -> str | None:
 
 
 async def timed_stream(
+    client: httpx.AsyncClient,
+    url: str,
+    body: dict[str, Any],
+    *,
+    headers: dict[str, str],
+    timeouts: Timeouts,
+    total: float | None = None,
+    first_byte: float | None = None,
+    clock: Callable[[], int] = time.perf_counter_ns,
+) -> StreamOutcome:
+    """:func:`_timed_stream_once`, sent again once when the connection closed before any response
+    (a pooled keep-alive connection the server had just closed: clients retry that too)."""
+    out = await _timed_stream_once(client, url, body, headers=headers, timeouts=timeouts, total=total, first_byte=first_byte, clock=clock)
+    if out.retryable:
+        out = await _timed_stream_once(
+            client, url, body, headers=headers, timeouts=timeouts, total=total, first_byte=first_byte, clock=clock
+        )
+    return out
+
+
+async def _timed_stream_once(
     client: httpx.AsyncClient,
     url: str,
     body: dict[str, Any],
@@ -182,7 +204,8 @@ async def timed_stream(
         if failure.kind in ("stall", "timeout", "protocol"):
             where = f" (after {events} token events)" if first_any is not None else " (before the first token)"
         sample = Sample(ok=False, error=f"{failure}{where}", http_status=failure.status or status)
-        return StreamOutcome(sample, asm, failure.status or status, failure=sample.error)
+        retryable = status is None and isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError))
+        return StreamOutcome(sample, asm, failure.status or status, failure=sample.error, retryable=retryable)
     if asm.error:
         return StreamOutcome(Sample(ok=False, error=asm.error, http_status=status), asm, status)
     t0 = sent[0] if sent else t_call
