@@ -247,7 +247,7 @@ async def streamed_big(events: int) -> dict:
 async def suite_accuracy() -> dict:
     """Every verdict of the fault suite against its truth (straight against the stand-in)."""
     sys.path.insert(0, str(ROOT / "tests" / "checks"))
-    from fault_suite import SUITE, TIMEOUTS
+    from fault_suite import PROBE_TIMEOUTS, SUITE, TIMEOUTS
 
     from fleetlab.faulty_backend import serve
     from llmfleet.checks import probes
@@ -266,7 +266,7 @@ async def suite_accuracy() -> dict:
                gateway_auth="on", master_key=KEY) as gw:  # fmt: skip
         inv = _inventory(names, gw.port, fields={n: f.fields for n, f in SUITE.items()})
         async with make_client(8) as client:
-            ctx = Ctx(inv, gw.url, KEY, Options(gateway=gw.url, timeouts=TIMEOUTS), client)
+            ctx = Ctx(inv, gw.url, KEY, Options(gateway=gw.url, timeouts=PROBE_TIMEOUTS), client)
             targets = model_targets(inv, names)
             tool_results = await asyncio.gather(*(probes.tools(ctx, t) for t in targets))
     verdicts = right = false_green = false_red = 0

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from checks_fixtures import TEST_KEY, fleet
-from fault_suite import SLACK_S, SUITE, TIMEOUTS, Fault
+from fault_suite import PROBE_TIMEOUTS, SLACK_S, SUITE, TIMEOUTS, Fault
 from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 
@@ -49,7 +49,7 @@ def suite_probes() -> dict[str, dict]:
     behaviours = {n: Behaviour(b.fault, tokens=b.tokens, framing=b.framing, reasoning_ms=b.reasoning_ms) for n, b in behaviours.items()}
     with serve(behaviours, gateway_auth="on", master_key=TEST_KEY) as gw:
         inv = fleet(_models(), backend_port=gw.port)
-        opts = Options(gateway=gw.url, timeouts=TIMEOUTS)
+        opts = Options(gateway=gw.url, timeouts=PROBE_TIMEOUTS)
 
         async def probe_all() -> dict[str, dict]:
             async with make_client(8) as client:
@@ -95,7 +95,7 @@ def test_reasoning_ttft_is_reported_both_ways(suite_run) -> None:
 
 def test_cold_first_request_waits_past_the_stall_timeout(suite_run) -> None:
     answer = checks_of(suite_run[0], "cold-longer-than-stall")["answer"]
-    assert answer.status == "pass" and answer.cold and answer.cold.ttft_ms and answer.cold.ttft_ms >= 2900
+    assert answer.status == "pass" and answer.cold and answer.cold.ttft_ms and answer.cold.ttft_ms >= 5900
 
 
 def test_hostile_bytes_never_corrupt_a_report(suite_run, tmp_path: Path) -> None:
