@@ -39,7 +39,7 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
-from fleetlab import daemons, netns
+from fleetlab import daemons, labengine, netns
 from fleetlab.image import ImageError, ensure_base_image
 from fleetlab.ledger import Ledger
 from fleetlab.sshaccess import SshFiles, ssh_run, wait_for_banner, write_ssh_files
@@ -152,9 +152,13 @@ def _spawn(ledger: Ledger, name: str, argv: list[str], log: Path) -> None:
     ledger.add("process", name=name, pid=pid, start=start, log=str(log))
 
 
-def _nspawn_argv(rootfs: Path, h: netns.HostNet, files: SshFiles, facts: Path, apt_sources: Path) -> list[str]:
+def _nspawn_argv(
+    rootfs: Path, h: netns.HostNet, files: SshFiles, facts: Path, apt_sources: Path, engine: tuple[Path, Path] | None = None
+) -> list[str]:
     key = files.host_key(h.name)
     return [
+        "env",
+        *labengine.NSPAWN_ENV,
         "systemd-nspawn",
         "--quiet",
         f"--directory={rootfs}",
@@ -170,6 +174,8 @@ def _nspawn_argv(rootfs: Path, h: netns.HostNet, files: SshFiles, facts: Path, a
         f"--bind-ro={facts}:{LAB_FACTS_DIR}",
         # A real server's root may load nftables rules (the deploy's backend firewall does).
         "--capability=CAP_NET_ADMIN",
+        # Container storage on disk and the lab's podman drop-in (fleetlab.labengine).
+        *(labengine.nspawn_args(*engine) if engine else ()),
         "--console=passive",
         "--boot",
     ]
@@ -308,8 +314,10 @@ def lab_up(inv: Inventory, workdir: Path, *, overlay: Path | None = None, log=pr
             ]
             _spawn(ledger, "relay", relay_argv, logs / "relay.log")
         t2 = time.monotonic()
+        engines = labengine.prepare_engine_dirs(workdir, [h.name for h in plans])
         for h in plans:
-            _spawn(ledger, f"host:{h.name}", _nspawn_argv(rootfs, h, files, facts, apt_sources), logs / f"{h.name}.console.log")
+            argv = _nspawn_argv(rootfs, h, files, facts, apt_sources, engines[h.name])
+            _spawn(ledger, f"host:{h.name}", argv, logs / f"{h.name}.console.log")
         _wait_mirror(mirror_ip, mirror_port, ledger)
         _wait_booted(files, plans, t2 + BOOT_TIMEOUT, ledger)
         timings["boot"] = time.monotonic() - t2

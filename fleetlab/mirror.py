@@ -43,9 +43,10 @@ from typing import Any
 
 import yaml
 
-from fleetlab import aptrepo, standins, wheelhouse
+from fleetlab import aptrepo, composemirror, standins, wheelhouse
 from fleetlab.image import ensure_base_image
 from fleetlab.programs import cache_dir, llama_server_bin
+from llmfleet.deploy.gateway import PODMAN_PACKAGES
 from llmfleet.inventory.model import Inventory
 
 __all__ = ["LAB_APT_PACKAGES", "MirrorError", "build_mirror", "prepare", "serve", "sha256_file", "write_overlay"]
@@ -157,6 +158,10 @@ def build_mirror(directory: Path, inv: Inventory, *, apt_packages: tuple[str, ..
             "wheels/requirements-litellm.txt",
             f"LiteLLM {inv.gateway.litellm_version} [proxy] wheels with prisma and callback packages, every hash pinned",
         )
+    if composemirror.wants_compose(inv):
+        artifacts.update(composemirror.add_compose_artifacts(directory, inv, rootfs, _link, log=log))
+        if inv.gateway.engine.source == "debian-podman":
+            apt_packages = (*apt_packages, *PODMAN_PACKAGES)
     repo = aptrepo.ensure_apt_repo(rootfs, apt_packages, log=log)
     _symlink(repo, directory / "debian")
     add("debian/Packages", f"flat apt repository: {' '.join(apt_packages)} and their dependencies missing from the base image")
@@ -214,6 +219,8 @@ def write_overlay(path: Path, inv: Inventory, manifest: dict[str, Any]) -> Path:
         elif b.ollama is not None:
             backends.append({"name": b.name, "ollama": {"binary": pin(f"standin-ollama-{b.ollama.version}-linux-amd64.tgz")}})
     data: dict[str, Any] = {"backends": backends}
+    if composemirror.wants_compose(inv):
+        data["gateway"] = {"engine": {"images": composemirror.overlay_images(manifest, base)}}
     if inv.mesh is not None:
         data["mesh"] = {
             "headscale_binary": pin(f"standin-headscale_{inv.mesh.headscale_version}_linux_amd64"),

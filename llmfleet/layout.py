@@ -50,6 +50,8 @@ HEADSCALE_BIN = "/usr/local/bin/headscale"
 HEADSCALE_ETC = "/etc/headscale"
 HEADSCALE_STATE = "/var/lib/headscale"
 TAILSCALE_ROOT = "/opt/llmfleet/tailscale/{version}"
+#: The pinned standalone Docker Compose v2 binary (gateway.engine.compose_binary), one directory per version.
+COMPOSE_ROOT = "/opt/llmfleet/docker-compose/{version}"
 TAILSCALE_LINK = "/usr/local/bin/tailscale"
 TAILSCALED_LINK = "/usr/local/sbin/tailscaled"
 

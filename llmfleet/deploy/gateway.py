@@ -1,6 +1,9 @@
 """The LiteLLM gateway: runtime, rendered files, a 0600 ``.env``, apply with readiness wait and rollback.
 
-Runtimes: ``compose`` (Docker Engine + compose plugin, the pinned official image) and
+Runtimes: ``compose`` (a Docker-API engine, the inventory's ``gateway.engine.source``: Docker
+Engine + compose plugin from Docker's apt repository, or Debian's podman serving the Docker API
+driven by the pinned Docker Compose v2 binary; the pinned image, pulled, or loaded from pinned
+archives on air-gapped hosts) and
 ``systemd-venv`` (the pinned ``litellm[proxy]`` in a venv under the rendered ``litellm.service``);
 both run the same rendered ``config.yaml``.
 
@@ -19,13 +22,13 @@ from pyinfra.operations import files, systemd
 from pyinfra.operations.util import any_changed
 
 from llmfleet.deploy import common
-from llmfleet.deploy.context import files_for, inventory, this_host
-from llmfleet.deploy.operations import compose, dotenv, packages, venv, wait
+from llmfleet.deploy.context import artifact_url, files_for, inventory, this_host
+from llmfleet.deploy.operations import compose, dotenv, images, packages, venv, wait
 from llmfleet.deploy.operations import gateway as gateway_ops
 from llmfleet.deploy.operations.util import sha256_text
 from llmfleet.inventory.model import Host, Inventory
 from llmfleet.inventory.secrets import SecretRef, check_master_key_value
-from llmfleet.layout import COMPOSE_PROJECT, GATEWAY_SNAPSHOT, LITELLM_SERVICE, LITELLM_VENV
+from llmfleet.layout import COMPOSE_PROJECT, COMPOSE_ROOT, GATEWAY_SNAPSHOT, LITELLM_SERVICE, LITELLM_VENV
 from llmfleet.render import RenderedFile, gateway_secrets
 from llmfleet.versions import litellm_venv_requirements
 
@@ -35,6 +38,10 @@ WHEELHOUSE_REQUIREMENTS = "requirements-litellm.txt"
 #: Seconds a restarted gateway has to answer /health/readiness before the rollback (host data
 #: ``llmfleet_ready_timeout`` overrides it).
 READY_TIMEOUT = 180
+#: Debian's podman with the Docker API: ``podman-docker`` links ``/run/docker.sock`` to podman's
+#: socket and provides the ``docker`` CLI (``docker load``, ``docker image inspect``); crun, netavark
+#: and aardvark-dns give containers their network and service-name DNS.
+PODMAN_PACKAGES = ("podman", "podman-docker", "crun", "netavark", "aardvark-dns", "catatonit")
 
 ENV_HEADER = (
     "Written by llmfleet deploy from the operator's environment — do not edit, do not copy.\n"
@@ -81,12 +88,44 @@ def ready_url(inv: Inventory) -> str:
     return f"http://{gw.local_address}:{gw.port}/health/readiness"
 
 
+def compose_command(inv: Inventory) -> list[str]:
+    """The Docker Compose v2 command on the gateway: the pinned standalone binary, else Docker's compose plugin."""
+    engine = inv.gateway.engine
+    if engine.compose_binary is not None:
+        return [f"{COMPOSE_ROOT.format(version=engine.compose_version)}/docker-compose"]
+    return ["docker", "compose"]
+
+
+@deploy("Install the container engine (podman's Docker API from Debian)")
+def podman_engine() -> None:
+    """Debian's podman with its Docker-API socket (``/run/docker.sock``) and the ``docker`` CLI wrapper."""
+    packages.apt_installed(name="Install podman, its Docker API and networking (Debian)", packages=list(PODMAN_PACKAGES))
+    systemd.service(name="Keep podman's Docker API socket running and enabled", service="podman.socket", running=True, enabled=True)
+
+
 @deploy("Install the gateway runtime")
 def runtime(inv: Inventory, me: Host) -> None:
-    """Docker Engine + compose plugin, or the pinned LiteLLM venv."""
+    """Docker Engine + compose (the inventory's engine source) and its images, or the pinned LiteLLM venv."""
     gw = inv.gateway
     if gw.runtime == "compose":
-        common.docker_engine(me.os)
+        engine = gw.engine
+        if engine.source == "debian-podman":
+            podman_engine()
+        else:
+            common.docker_engine(me.os)
+        if engine.compose_binary is not None:
+            common.install_pinned(
+                inv,
+                "Docker Compose",
+                engine.compose_version,
+                engine.compose_binary,
+                COMPOSE_ROOT.format(version=engine.compose_version),
+                "docker-compose",
+            )
+        for archive in engine.images:
+            images.loaded(
+                name=f"Load the image {archive.ref} (archive sha256 {archive.sha256[:12]})", archive=archive, url=artifact_url(inv, archive)
+            )
     else:
         packages.apt_installed(name="Install python3-venv for the LiteLLM venv", packages=["python3-venv"])
         venv.installed(
@@ -114,7 +153,9 @@ def configure(inv: Inventory, me: Host) -> None:
     uploads = [common.put_rendered(f) for f in rendered]
     uploads.append(dotenv.secret_file(name=f"Write {env_path} (mode 0600) from the operator's environment", dest=env_path, content=env))
     compose_file = f"{gw.install_dir}/docker-compose.yml"
-    target = {"compose_project": COMPOSE_PROJECT, "compose_file": compose_file} if gw.runtime == "compose" else {"unit": LITELLM_SERVICE}
+    target: dict = {"unit": LITELLM_SERVICE}
+    if gw.runtime == "compose":
+        target = {"compose_project": COMPOSE_PROJECT, "compose_file": compose_file, "compose": compose_command(inv)}
     gateway_ops.apply_or_rollback(
         name=f"Apply the new gateway configuration, roll back if not ready in {timeout} s",
         snapshot_dir=snapshot_dir,
@@ -124,7 +165,13 @@ def configure(inv: Inventory, me: Host) -> None:
         **target,
     )
     if gw.runtime == "compose":
-        compose.up(name="Keep the gateway containers running", project=COMPOSE_PROJECT, compose_file=compose_file, services=["litellm"])
+        compose.up(
+            name="Keep the gateway containers running",
+            project=COMPOSE_PROJECT,
+            compose_file=compose_file,
+            services=["litellm"],
+            compose=compose_command(inv),
+        )
     else:
         systemd.service(name="Keep the LiteLLM gateway running and enabled", service=LITELLM_SERVICE, running=True, enabled=True)
     wait.http_ready(name="Verify the gateway is ready", url=ready_url(inv), what="LiteLLM gateway", timeout=timeout)

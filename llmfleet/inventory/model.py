@@ -653,6 +653,51 @@ class UiLogin(Strict):
     password: SecretRef = Field(description="UI password reference.", examples=["env:UI_PASSWORD"])
 
 
+class ImageArchive(Artifact):
+    """A container image saved with `docker save` (docker-archive): air-gapped hosts load it instead of pulling."""
+
+    ref: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9./_-]*(:[A-Za-z0-9._-]+)?$",
+        description="The image reference the archive holds (what the compose file names).",
+        examples=["ghcr.io/berriai/litellm:main-v1.106.2"],
+    )
+    image_id: str | None = Field(
+        default=None,
+        pattern=r"^sha256:[0-9a-f]{64}$",
+        description="Expected image ID (config digest) after loading; a mismatch aborts the deploy.",
+        examples=["sha256:" + "0" * 64],
+    )
+
+
+class ContainerEngine(Strict):
+    """Where the compose runtime's Docker-API engine and Docker Compose v2 come from, and which images it loads."""
+
+    source: Literal["docker-apt", "debian-podman"] = Field(
+        default="docker-apt",
+        description="`docker-apt`: Docker Engine + compose plugin from Docker's apt repository; `debian-podman`: "
+        "Debian's podman serving the Docker API (podman.socket, from the host's own apt sources, e.g. a mirror), "
+        "driven by the pinned `compose_binary`.",
+        examples=["docker-apt", "debian-podman"],
+    )
+    compose_version: str = Field(
+        default="2.40.3", pattern=r"^2\.[0-9]+\.[0-9]+$", description="Docker Compose v2 release of `compose_binary`.", examples=["2.40.3"]
+    )
+    compose_binary: Artifact | None = Field(
+        default=None,
+        description="The static Docker Compose v2 binary, pinned by SHA-256 (required with `debian-podman`; "
+        "with `docker-apt` it replaces the apt compose plugin).",
+    )
+    images: list[ImageArchive] = Field(
+        default_factory=list, description="Image archives loaded before `compose up` (air-gapped: nothing is pulled)."
+    )
+
+    @model_validator(mode="after")
+    def _compose_for_podman(self) -> ContainerEngine:
+        if self.source == "debian-podman" and self.compose_binary is None:
+            raise ValueError("`debian-podman` has no compose plugin: pin `compose_binary` (Docker Compose v2)")
+        return self
+
+
 class Gateway(Strict):
     """The LiteLLM proxy, run on every host with the `gateway` role."""
 
@@ -696,6 +741,7 @@ class Gateway(Strict):
     drop_params: bool = Field(
         default=True, description="Drop request parameters a provider does not support instead of failing.", examples=[True]
     )
+    engine: ContainerEngine = Field(default_factory=ContainerEngine, description="Container engine and images (compose runtime).")
     database: Database | None = Field(default=None, description="Postgres for keys and spend logs.")
     redis: Redis | None = Field(default=None, description="Redis for shared routing state.")
     health: HealthChecks = Field(default_factory=HealthChecks, description="Background health checks.")

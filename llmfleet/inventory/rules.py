@@ -252,10 +252,11 @@ def gateway_settings(inv: Inventory, names: Names) -> Iterator[Problem]:
                     "LiteLLM exits at startup when one is missing. Use the compose runtime (the official image has them)",
                     severity="warning",
                 )
-    if inv.gateway.runtime == "compose" and inv.gateway.image_digest is None:
+    loaded = {a.ref for a in inv.gateway.engine.images if a.image_id}  # loaded from an archive, its image ID checked
+    if inv.gateway.runtime == "compose" and inv.gateway.image_digest is None and inv.gateway.image_ref not in loaded:
         yield Problem(
             ("gateway", "image_digest"),
-            f"the image {inv.gateway.image_ref} is pinned by tag only; set image_digest to verify it",
+            f"the image {inv.gateway.image_ref} is pinned by tag only; set image_digest (or load it from an archive in gateway.engine.images with its image_id) to verify it",
             severity="warning",
         )
 

@@ -350,7 +350,8 @@ def compose_view(inv: Inventory, host: Host) -> ComposeView:
         workers=gw.workers,
         host_network=host_network,
         command=command,
-        health_test=["CMD", "python3", "-c", f"import urllib.request; urllib.request.urlopen('{health_url}', timeout=5)"],
+        # CMD-SHELL, one string: podman's Docker API (4.3) splits exec-form arguments at spaces.
+        health_test=["CMD-SHELL", f"python3 -c \"import urllib.request; urllib.request.urlopen('{health_url}', timeout=5)\""],
         postgres=postgres,
         redis=redis,
         database_url=database_url,

@@ -25,7 +25,7 @@ import pytest
 from deploy_harness import command_strings, run_op, uploaded_text, visible_text
 
 from llmfleet.deploy.operations.dotenv import SecretContent
-from llmfleet.inventory.model import Artifact
+from llmfleet.inventory.model import Artifact, ImageArchive
 from llmfleet.inventory.secrets import SecretRef
 
 CASES_DIR = Path(__file__).parent / "operations"
@@ -48,6 +48,8 @@ def _content(spec: Any, environ: dict[str, str]) -> SecretContent:
 def _convert(key: str, value: Any, environ: dict[str, str]) -> Any:
     if key == "artifact":
         return Artifact(**value)
+    if key == "archive":
+        return ImageArchive(**value)
     if key == "content":
         return _content(value, environ)
     if key == "files":

@@ -11,7 +11,8 @@ Both run :mod:`llmfleet.deploy.remote.gateway` on the host; it never prints file
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import shlex
+from collections.abc import Mapping, Sequence
 
 from pyinfra import host
 from pyinfra.api import QuoteString, StringCommand, operation
@@ -48,6 +49,7 @@ def apply_or_rollback(
     unit: str | None = None,
     compose_project: str | None = None,
     compose_file: str | None = None,
+    compose: Sequence[str] = ("docker", "compose"),
 ):
     """Restart the gateway on its new files and wait (bounded) until ``ready_url`` answers 200.
 
@@ -59,6 +61,7 @@ def apply_or_rollback(
         target = ["--unit", QuoteString(unit)]
     elif compose_project and compose_file:
         target = ["--project", QuoteString(compose_project), "--compose-file", QuoteString(compose_file)]
+        target += ["--compose", QuoteString(" ".join(shlex.quote(c) for c in compose))]
     else:
         raise ValueError("apply_or_rollback needs unit, or compose_project and compose_file")
     yield StringCommand(

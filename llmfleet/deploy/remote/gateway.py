@@ -2,7 +2,7 @@
 """Apply a new gateway configuration, or roll back to the last good one (runs on gateway hosts).
 
     gateway.py snapshot --snapshot DIR FILE...
-    gateway.py apply --snapshot DIR --url URL [--timeout S] (--unit UNIT | --project P --compose-file F)
+    gateway.py apply --snapshot DIR --url URL [--timeout S] (--unit UNIT | --project P --compose-file F [--compose CMD])
 
 ``snapshot`` copies the gateway's files (absolute paths; missing ones are recorded as absent)
 into DIR (mode 0700) with a manifest marked *pending*. A pending snapshot is never overwritten:
@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -96,7 +97,7 @@ def _restart(args: argparse.Namespace) -> None:
         _run(["systemctl", "daemon-reload"])
         _run(["systemctl", "restart", args.unit])
     else:
-        compose = ["docker", "compose", "-p", args.project, "-f", args.compose_file]
+        compose = [*shlex.split(args.compose), "-p", args.project, "-f", args.compose_file]
         _run([*compose, "up", "-d", "--remove-orphans"])
         # config.yaml is bind-mounted: compose does not see its changes, a restart loads it.
         _run([*compose, "restart", "litellm"])
@@ -106,7 +107,7 @@ def _stop(args: argparse.Namespace) -> None:
     if args.unit:
         _run(["systemctl", "stop", args.unit], check=False)
     else:
-        _run(["docker", "compose", "-p", args.project, "-f", args.compose_file, "down"], check=False)
+        _run([*shlex.split(args.compose), "-p", args.project, "-f", args.compose_file, "down"], check=False)
 
 
 def apply(args: argparse.Namespace) -> int:
@@ -120,7 +121,7 @@ def apply(args: argparse.Namespace) -> int:
             _write_manifest(args.snapshot, manifest)
         return 0
     manifest = _read_manifest(args.snapshot)
-    diagnose = f"journalctl -u {args.unit}" if args.unit else f"docker compose -p {args.project} logs litellm"
+    diagnose = f"journalctl -u {args.unit}" if args.unit else f"{args.compose} -p {args.project} logs litellm"
     if not manifest or not any(manifest["files"].values()):
         # First deployment: stop it and take its files away again, so that nothing (not even a
         # later "keep it running" step) starts a gateway on a configuration that never worked.
@@ -167,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     p_apply.add_argument("--unit")
     p_apply.add_argument("--project")
     p_apply.add_argument("--compose-file")
+    p_apply.add_argument("--compose", default="docker compose", help="the Docker Compose v2 command (shell words)")
     args = parser.parse_args(argv)
     if args.cmd == "snapshot":
         snapshot(args.snapshot, args.files)
