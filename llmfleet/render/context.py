@@ -74,6 +74,13 @@ def _served_by_gateway_host(inv: Inventory, host: Host) -> list[Backend]:
     return [b for b in inv.backends_on(host.name) if inv.backend_bind_ip(b) == "127.0.0.1" and inv.models_on(b.name)]
 
 
+def _bundled_redis_host(inv: Inventory) -> str:
+    """Where LiteLLM reaches a bundled Redis: its compose service name, or loopback when the project
+    shares the host's network (a bundled Redis means a single gateway host; see :func:`compose_view`)."""
+    gateways = inv.hosts_with("gateway")
+    return "127.0.0.1" if gateways and _served_by_gateway_host(inv, gateways[0]) else "redis"
+
+
 # ----------------------------------------------------------------------------- LiteLLM config
 @dataclass(frozen=True)
 class Deployment:
@@ -221,7 +228,7 @@ def litellm_config_view(inv: Inventory) -> LitellmConfigView:
         # max_input_tokens before sending it: Ollama would silently truncate it instead.
         router["enable_pre_call_checks"] = True
     if gw.redis is not None:
-        router["redis_host"] = "redis" if gw.redis.bundled else gw.redis.host
+        router["redis_host"] = _bundled_redis_host(inv) if gw.redis.bundled else gw.redis.host
         router["redis_port"] = 6379 if gw.redis.bundled else gw.redis.port
         router["redis_password"] = gw.redis.password.litellm
     for name in ("retry_policy", "allowed_fails_policy"):
