@@ -1,5 +1,6 @@
 # llmfleet — two commands do all set-up on a fresh Debian/Ubuntu machine:
 #   make demo   validate + render the lab fleet, boot it as real hosts, deploy it twice, verify, check, tear down
+#               (make demo FLEET=<seed>: a seed fleet of inventories/ with its lab overlay <seed>.lab.yml)
 #   make test   the whole suite (lint, unit, real-program and lab-host tests)
 # Both need root on a Debian/Ubuntu machine (apt, network namespaces, systemd-nspawn).
 SHELL := /bin/bash
@@ -28,10 +29,15 @@ $(STAMP): pyproject.toml constraints.txt
 
 venv: $(STAMP) ## project venv with pinned dependencies
 
-demo: $(STAMP) programs lab-tools ## validate + render the lab fleet; boot, deploy (twice), verify, check it; tear down
-	$(LLMFLEET) validate inventories/lab.yml
-	$(LLMFLEET) render inventories/lab.yml --out out/lab
-	$(PY) -m fleetlab.demo run
+FLEET ?= lab
+
+demo: $(STAMP) programs lab-tools ## validate + render the lab fleet (or FLEET=<seed> with its lab overlay); boot, deploy (twice), verify, check; tear down
+	@if [ "$(FLEET)" = lab ]; then \
+	  $(LLMFLEET) validate inventories/lab.yml && $(LLMFLEET) render inventories/lab.yml --out out/lab && $(PY) -m fleetlab.demo run; \
+	else \
+	  $(LLMFLEET) validate inventories/$(FLEET).yml --env lab && $(LLMFLEET) render inventories/$(FLEET).yml --env lab --out out/$(FLEET) && \
+	  $(PY) -m fleetlab.demo run --fleet $(FLEET) --workdir .lab-$(FLEET) --out out/$(FLEET)-report; \
+	fi
 
 demo-local: $(STAMP) litellm-proxy llama-server ## no root needed: a real LiteLLM + llama-server on loopback, checked
 	$(LLMFLEET) validate inventories/lab-local.yml

@@ -28,6 +28,8 @@ bad inventory).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
 import secrets
 import subprocess
@@ -35,11 +37,14 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
 from fleetlab import hosts as labhosts
+from fleetlab import seedlab
 from fleetlab.deployrun import DeployRun, SecretLeaked, run_site
+from llmfleet.checks.targets import gateway_url
 from llmfleet.inventory import load_inventory
 from llmfleet.inventory.model import Inventory
 from llmfleet.inventory.problems import InventoryError
@@ -80,13 +85,16 @@ def master_key(inv: Inventory, workdir: Path) -> tuple[str, str]:
     return name, path.read_text().strip()
 
 
-def deploy_twice(fleet: labhosts.LabFleet, key: str) -> tuple[DeployRun, DeployRun]:
-    """Converge the fleet, then re-run: raise :class:`StepFailed` unless the second run changes nothing."""
-    first = run_site(fleet, key)
+def deploy_twice(fleet: labhosts.LabFleet, key: str, **run: Any) -> tuple[DeployRun, DeployRun]:
+    """Converge the fleet, then re-run: raise :class:`StepFailed` unless the second run changes nothing.
+
+    ``run``: more arguments of :func:`fleetlab.deployrun.run_site` (a seed's pyinfra inventory, secrets).
+    """
+    first = run_site(fleet, key, **run)
     if first.rc != 0 or first.errors():
         raise StepFailed(f"the deploy failed (exit {first.rc}): {first.errors()}\n{first.tail()}\nfull log: {first.log}")
     _say(f"converged in {first.seconds:.1f} s: {len(first.changed())} of {len(first.ops())} operations changed something")
-    second = run_site(fleet, key)
+    second = run_site(fleet, key, **run)
     if second.rc != 0 or second.errors():
         raise StepFailed(f"the second deploy failed (exit {second.rc}): {second.errors()}\n{second.tail()}\nfull log: {second.log}")
     if second.changed():
@@ -114,33 +122,45 @@ def run_llmfleet(command: str, fleet: labhosts.LabFleet, inventory: Path, key: t
     return subprocess.run(argv, cwd=REPO, env=env, timeout=1200).returncode
 
 
-def verify_and_check(fleet: labhosts.LabFleet, inventory: Path, key: tuple[str, str], out: Path) -> None:
-    """Steps 3 and 4: testinfra on the hosts, then ``llmfleet check`` and ``llmfleet health``."""
+def verify_and_check(fleet: labhosts.LabFleet, inventory: Path, key: tuple[str, str], out: Path, inv: Inventory | None = None) -> None:
+    """Steps 3 and 4: testinfra on the hosts, then ``llmfleet check`` and ``llmfleet health``.
+
+    With ``inv`` (a seed fleet): discovery (``/v1/models`` lists every model), and cloud models are
+    not checked (the lab has no internet) but reported skipped with the reason, in ``skipped.json``;
+    ``check`` runs on the local models only, and ``health`` only when every model is local.
+    """
     out.mkdir(parents=True, exist_ok=True)
     _banner("verify the hosts (pytest-testinfra)")
     if run_testinfra(fleet, inventory, junit=out / "testinfra.junit.xml").returncode != 0:
         raise StepFailed("testinfra found hosts that are not as the inventory says (above)")
-    _banner("check the fleet through its gateway (llmfleet check)")
-    rc = run_llmfleet(
-        "check",
-        fleet,
-        inventory,
-        key,
-        "--samples",
-        "5",
-        "--json",
-        str(out / "check.json"),
-        "--junit",
-        str(out / "check.junit.xml"),
-        "--prom",
-        str(out / "llmfleet.prom"),
-    )
-    if rc != 0:
-        raise StepFailed(f"llmfleet check: exit {rc} (report: {out / 'check.json'})")
-    _banner("on-call health (llmfleet health)")
-    rc = run_llmfleet("health", fleet, inventory, key, "--json", str(out / "health.json"))
-    if rc != 0:
-        raise StepFailed(f"llmfleet health: exit {rc} (report: {out / 'health.json'})")
+    skipped = seedlab.cloud_models(inv) if inv is not None else {}
+    local = [m.name for m in inv.models if m.name not in skipped] if inv is not None else []
+    with contextlib.ExitStack() as stack:
+        via: list[str] = []
+        if inv is not None:
+            url = stack.enter_context(seedlab.gateway_url(fleet, inv))
+            via = ["--gateway", url] if url else []
+            _banner("discovery through the gateway (/v1/models)")
+            found = seedlab.discovery(url or gateway_url(inv), inv, key[1])
+            (out / "discovery.json").write_text(json.dumps(found, indent=2) + "\n")
+            if found["missing"]:
+                raise StepFailed(f"/v1/models does not list {', '.join(found['missing'])}")
+            _say(f"  /v1/models lists all {len(found['wanted'])} models: {', '.join(found['listed'])}")
+            (out / "skipped.json").write_text(json.dumps(skipped, indent=2) + "\n")
+            for name, reason in skipped.items():
+                _say(f"  SKIP {name}: {reason}")
+        if inv is None or local:
+            _banner("check the fleet through its gateway (llmfleet check)")
+            models = [a for name in local for a in ("--model", name)]
+            reports = ["--json", str(out / "check.json"), "--junit", str(out / "check.junit.xml"), "--prom", str(out / "llmfleet.prom")]
+            rc = run_llmfleet("check", fleet, inventory, key, *via, *models, "--samples", "5", *reports)
+            if rc != 0:
+                raise StepFailed(f"llmfleet check: exit {rc} (report: {out / 'check.json'})")
+        if not skipped:
+            _banner("on-call health (llmfleet health)")
+            rc = run_llmfleet("health", fleet, inventory, key, *via, "--json", str(out / "health.json"))
+            if rc != 0:
+                raise StepFailed(f"llmfleet health: exit {rc} (report: {out / 'health.json'})")
     _say(f"\nreports: {', '.join(sorted(p.name for p in out.iterdir()))} in {out}")
 
 
@@ -153,9 +173,17 @@ def _running_lab(inventory: Path, workdir: Path) -> tuple[labhosts.LabFleet, Inv
     return labhosts.lab_up(inv, workdir), inv
 
 
-def boot_and_deploy(inventory: Path, workdir: Path) -> tuple[labhosts.LabFleet, tuple[str, str], bool]:
-    """Boot the lab (or reuse a running one) and deploy it twice; return (fleet, key, booted here)."""
-    load_inventory(inventory)  # bad input: every problem with file, line and field (InventoryError), before anything starts
+def boot_and_deploy(inventory: Path, workdir: Path, seed: str | None = None) -> tuple[labhosts.LabFleet, tuple[str, str], bool, Inventory]:
+    """Boot the lab (or reuse a running one) and deploy it twice; return (fleet, key, booted here, inventory).
+
+    ``seed``: a seed fleet with its lab overlay (:mod:`fleetlab.seedlab`) instead of ``inventory``'s lab fleet.
+    """
+    run: dict[str, Any] = {}
+    if seed is not None:
+        inventory, lab_overlay, run["pyinfra_inventory"] = seedlab.seed_files(seed)
+        load_inventory(inventory, lab_overlay)
+    else:
+        load_inventory(inventory)  # bad input: every problem with file, line and field (InventoryError), before anything starts
     _banner("boot the lab fleet")
     running = _running_lab(inventory, workdir)
     if running is not None:
@@ -164,7 +192,7 @@ def boot_and_deploy(inventory: Path, workdir: Path) -> tuple[labhosts.LabFleet, 
     else:
         from fleetlab.mirror import prepare
 
-        inv, overlay = prepare(inventory, workdir)
+        inv, overlay = seedlab.prepare_seed(seed, workdir) if seed else prepare(inventory, workdir)
         fleet = labhosts.lab_up(inv, workdir, overlay=overlay)
         booted = True
     key = master_key(inv, workdir)
@@ -172,12 +200,16 @@ def boot_and_deploy(inventory: Path, workdir: Path) -> tuple[labhosts.LabFleet, 
         _say(f"  {name:<10} {h.address:<12} mesh {h.mesh_ip}")
     try:
         _banner("deploy with pyinfra (twice: the second run must change nothing)")
-        deploy_twice(fleet, key[1])
+        if seed is not None:
+            run["env"] = seedlab.lab_secrets(inv, workdir)
+        t0 = time.monotonic()
+        deploy_twice(fleet, key[1], **run)
+        _say(f"deployed (twice) in {time.monotonic() - t0:.0f} s")
     except BaseException:
         if booted and not os.environ.get("LLMFLEET_LAB_KEEP"):
             labhosts.lab_down(workdir)
         raise
-    return fleet, key, booted
+    return fleet, key, booted, inv
 
 
 def _guarded(body: Callable[[], None]) -> int:
@@ -200,9 +232,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     def body() -> None:
         t0 = time.monotonic()
-        fleet, key, booted = boot_and_deploy(args.inventory, args.workdir)
+        fleet, key, booted, inv = boot_and_deploy(args.inventory, args.workdir, args.fleet)
+        inventory = seedlab.seed_files(args.fleet)[0] if args.fleet else args.inventory
         try:
-            verify_and_check(fleet, args.inventory, key, args.out)
+            verify_and_check(fleet, inventory, key, args.out, inv if args.fleet else None)
         finally:
             if booted and not args.keep:
                 _banner("tear down the lab")
@@ -210,6 +243,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             else:
                 _say(f"\nthe lab keeps running (make lab-down to stop it; ssh -F {fleet.ssh_config} gw1)")
         _say(f"\ndemo passed in {time.monotonic() - t0:.0f} s")
+        if args.fleet:
+            (args.out / "timing.json").write_text(json.dumps({"fleet": args.fleet, "demo_seconds": round(time.monotonic() - t0, 1)}) + "\n")
 
     return _guarded(body)
 
@@ -218,7 +253,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     """Boot and deploy; leave the lab running."""
 
     def body() -> None:
-        fleet, _, _ = boot_and_deploy(args.inventory, args.workdir)
+        fleet, _, _, _ = boot_and_deploy(args.inventory, args.workdir, args.fleet)
         _say(f"\nlab is up and deployed: ssh -F {fleet.ssh_config} gw1; make lab-down to stop it")
 
     return _guarded(body)
@@ -249,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         p = sub.add_parser(name, help=help_)
         p.set_defaults(func=func)
         p.add_argument("--inventory", type=Path, default=DEFAULT_INVENTORY)
+        p.add_argument("--fleet", choices=seedlab.SEEDS, help="a seed fleet with its lab overlay (inventories/<seed>.lab.yml)")
         p.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
         p.add_argument("--out", type=Path, default=DEFAULT_OUT)
         if name == "run":
