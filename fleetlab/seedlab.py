@@ -53,8 +53,11 @@ def merge_overlays(base: Any, over: Any) -> Any:
         for key, value in over.items():
             out[key] = merge_overlays(base[key], value) if key in base else value
         return out
-    named = all(isinstance(x, dict) and "name" in x for x in (base or [])) and isinstance(base, list)
-    if named and isinstance(over, list) and all(isinstance(x, dict) and "name" in x for x in over):
+
+    def named(value: Any) -> bool:
+        return isinstance(value, list) and all(isinstance(x, dict) and "name" in x for x in value)
+
+    if named(base) and named(over):
         out_list = list(base)
         index = {item["name"]: i for i, item in enumerate(base)}
         for item in over:

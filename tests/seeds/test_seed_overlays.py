@@ -1,0 +1,63 @@
+"""The seeds' lab overlays (inventories/<seed>.lab.yml): valid, every host on a lab address, every
+local llama.cpp model on the tiny GGUF, downloads from the lab mirror, cloud models named as skipped."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from fleetlab import seedlab
+from fleetlab.local import GGUF_RECIPES
+from llmfleet.inventory import load_inventory
+from llmfleet.inventory.model import Inventory
+
+WITH_OVERLAY = [s for s in seedlab.SEEDS if seedlab.seed_files(s)[1].is_file()]
+
+
+def lab_inventory(seed: str) -> Inventory:
+    inventory, overlay, _ = seedlab.seed_files(seed)
+    return load_inventory(inventory, overlay)
+
+
+def test_the_compose_seeds_and_netbox_have_overlays() -> None:
+    assert {"nova-litellm", "nova-hybrid", "netbox-chatbox"} <= set(WITH_OVERLAY)
+
+
+@pytest.mark.parametrize("seed", WITH_OVERLAY)
+def test_overlay_maps_the_seed_onto_the_lab(seed: str) -> None:
+    inv = lab_inventory(seed)
+    for h in inv.hosts:
+        assert ipaddress.IPv4Address(h.address) in ipaddress.IPv4Network("10.231.0.0/16"), h
+        assert h.gpu is None, "the lab has no GPU: tools/gpu-check.sh covers NVIDIA on a lent one"
+    assert inv.artifacts.mirror == "http://10.231.0.1:8099/"
+    for b in inv.backends:
+        if b.llamacpp is not None:
+            assert b.llamacpp.model.filename in GGUF_RECIPES
+            assert b.llamacpp.n_gpu_layers == 0
+    if inv.gateway.runtime == "compose":
+        assert inv.gateway.engine.source == "debian-podman" and inv.gateway.engine.compose_binary is not None
+        assert inv.gateway.image == "localhost/llmfleet-lab/litellm"
+        assert inv.gateway.database is None, "LiteLLM with a database cannot start here (prisma)"
+    # The seed's architecture stays: same hosts, roles, models and routing.
+    seed_inv = load_inventory(seedlab.seed_files(seed)[0])
+    assert [(h.name, h.roles) for h in inv.hosts] == [(h.name, h.roles) for h in seed_inv.hosts]
+    assert [m.name for m in inv.models] == [m.name for m in seed_inv.models]
+    assert inv.routing == seed_inv.routing
+
+
+@pytest.mark.parametrize("seed", WITH_OVERLAY)
+def test_cloud_models_are_reported_skipped_with_the_reason(seed: str) -> None:
+    inv = lab_inventory(seed)
+    skipped = seedlab.cloud_models(inv)
+    assert set(skipped) == {m.name for m in inv.models if m.provider}
+    assert all("no internet" in why for why in skipped.values())
+
+
+def test_merge_overlays_merges_named_lists_by_name() -> None:
+    base = {"backends": [{"name": "a", "llamacpp": {"ctx_size": 1, "jinja": True}}], "gateway": {"port": 1}}
+    over = {"backends": [{"name": "a", "llamacpp": {"ctx_size": 2}}, {"name": "b"}], "gateway": {"database": None}}
+    assert seedlab.merge_overlays(base, over) == {
+        "backends": [{"name": "a", "llamacpp": {"ctx_size": 2, "jinja": True}}, {"name": "b"}],
+        "gateway": {"port": 1, "database": None},
+    }
