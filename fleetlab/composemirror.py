@@ -36,8 +36,7 @@ def _recipes(inv: Inventory, rootfs: Path, log) -> list[containerimages.ImageRec
     wheels = wheelhouse.ensure_wheelhouse(gw.litellm_version, rootfs, callbacks=tuple(gw.logging.callbacks), log=log)
     recipes = [containerimages.litellm_recipe(gw.litellm_version, wheels, image=gw.image)]
     if gw.redis is not None and gw.redis.bundled:
-        repo, _, _tag = gw.redis.image.rpartition(":")
-        recipes.append(containerimages.redis_recipe(image=repo or gw.redis.image))
+        recipes.append(containerimages.redis_recipe(gw.redis.image))
     return recipes
 
 

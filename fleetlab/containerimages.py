@@ -10,8 +10,10 @@ tarballs; the deploy downloads each one, verifies its SHA-256 and loads it
 
 The images are named for what they are, not for the upstream images they replace:
 ``localhost/llmfleet-lab/litellm:main-v<version>`` (LiteLLM from the wheelhouse, the same version
-the inventory pins) and ``localhost/llmfleet-lab/redis:<debian version>`` (Debian's redis-server,
-not the official ``redis`` image). The lab inventory pins these names.
+the inventory pins) and ``localhost/llmfleet-lab/redis:debian-bookworm`` (Debian's redis-server,
+not the official ``redis`` image: Debian's 7.0.15 with Debian's security patches, e.g. deb12u6
+fixes CVE-2025-49844, so its tag is not an upstream Redis version the advisory table could judge).
+The lab inventory pins these names; ``image.json`` records the Debian package versions.
 
 Built once into ``${LLMFLEET_CACHE}/lab-images/<name>-<key>/`` (``image.tar`` + ``image.json``
 with the reference, the image ID and the archive's SHA-256); ``<key>`` hashes the recipe.
@@ -119,23 +121,12 @@ def litellm_recipe(litellm_version: str, wheelhouse: Path, image: str = "localho
     )
 
 
-def debian_version(package: str) -> str:
-    """The candidate version of a Debian package on this machine's apt (upstream part, e.g. ``7.0.15``)."""
-    proc = subprocess.run(["apt-cache", "policy", package], capture_output=True, text=True)
-    for line in proc.stdout.splitlines():
-        if line.strip().startswith("Candidate:"):
-            version = line.split(":", 1)[1].strip()
-            upstream = version.split(":", 1)[-1].split("-", 1)[0].split("+", 1)[0]
-            if upstream and upstream != "(none)":
-                return upstream
-    raise ImageBuildError(f"apt knows no candidate version of {package} (run apt-get update)")
-
-
-def redis_recipe(image: str = "localhost/llmfleet-lab/redis") -> ImageRecipe:
-    """Debian's ``redis-server``; ``/data`` owned by the ``redis`` user (the compose file runs it as that user)."""
+def redis_recipe(ref: str = "localhost/llmfleet-lab/redis:debian-bookworm") -> ImageRecipe:
+    """Debian's ``redis-server`` (bookworm's current security update), tagged ``ref`` as the inventory pins it;
+    ``/data`` owned by the ``redis`` user (the compose file runs it as that user)."""
     return ImageRecipe(
         name="redis",
-        ref=f"{image}:{debian_version('redis-server')}-{SUITE}",
+        ref=ref,
         packages=("redis-server",),
         hooks=('mkdir -p "$1/data" && chroot "$1" chown redis:redis /data',),
         cmd=("redis-server", "--protected-mode", "no"),
@@ -148,6 +139,10 @@ def _run(argv: Sequence[str], what: str) -> str:
     if proc.returncode != 0:
         raise ImageBuildError(f"{what} failed (exit {proc.returncode}): {' '.join(argv[:3])} ...\n{proc.stderr[-3000:]}")
     return proc.stdout
+
+
+def _versions(dpkg_query: str) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in dpkg_query.splitlines() if "=" in line)
 
 
 def _sha256(path: Path) -> str:
@@ -174,7 +169,9 @@ def ensure_image(recipe: ImageRecipe, *, log=print) -> BuiltImage:
         rootfs_tar = tmp / "rootfs.tar"
         argv = ["mmdebstrap", "--quiet", "--variant=minbase", "--format=tar", f"--include={','.join(recipe.packages)}"]
         argv += [f"--customize-hook={hook}" for hook in recipe.hooks]
-        _run([*argv, SUITE, str(rootfs_tar), debian_mirror()], "mmdebstrap")
+        versions_hook = f"chroot \"$1\" dpkg-query -W -f '${{Package}}=${{Version}}\\n' {' '.join(recipe.packages)} > {tmp}/packages.txt"
+        _run([*argv, f"--customize-hook={versions_hook}", SUITE, str(rootfs_tar), debian_mirror()], "mmdebstrap")
+        rootfs_versions = (tmp / "packages.txt").read_text()
         runroot = Path(tempfile.mkdtemp(prefix="llmfleet-img-"))  # podman wants a short runroot path
         podman = _podman(tmp / "storage", runroot)
         try:
@@ -187,7 +184,7 @@ def ensure_image(recipe: ImageRecipe, *, log=print) -> BuiltImage:
             shutil.rmtree(tmp / "storage", ignore_errors=True)
             rootfs_tar.unlink(missing_ok=True)
         image_id = image_id if image_id.startswith("sha256:") else f"sha256:{image_id}"
-        info = {"ref": recipe.ref, "image_id": image_id, "sha256": _sha256(tmp / "image.tar"), "packages": list(recipe.packages)}
+        info = {"ref": recipe.ref, "image_id": image_id, "sha256": _sha256(tmp / "image.tar"), "packages": _versions(rootfs_versions)}
         (tmp / "image.json").write_text(json.dumps(info, indent=2) + "\n")
         (tmp / "SHA256SUMS").write_text(f"{info['sha256']}  image.tar\n{_sha256(tmp / 'image.json')}  image.json\n")
         log(f"[lab] image {recipe.ref} built: {image_id[:19]}, {(tmp / 'image.tar').stat().st_size >> 20} MiB")

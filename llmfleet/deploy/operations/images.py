@@ -13,8 +13,8 @@ from pyinfra import host
 from pyinfra.api import QuoteString, StringCommand, operation
 
 from llmfleet.deploy.facts.docker import ImageId
-from llmfleet.layout import ARTIFACT_CACHE, ARTIFACT_HELPER
 from llmfleet.inventory.model import ImageArchive
+from llmfleet.layout import ARTIFACT_CACHE, ARTIFACT_HELPER
 
 
 @operation()
