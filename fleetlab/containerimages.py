@@ -1,6 +1,7 @@
 """Container images for the compose runtime, built offline: no registry is reachable from the lab.
 
-Each image is a Debian bookworm root built with ``mmdebstrap`` from Debian's packages (plus, for
+Each image is a Debian bookworm root built with ``mmdebstrap`` from Debian's packages (this
+machine's sources, security and updates suites included; plus, for
 LiteLLM, the pinned wheelhouse of :mod:`fleetlab.wheelhouse`, installed hash-checked into a venv),
 imported with ``podman import`` (entrypoint, environment and working directory set with
 ``--change``) into a private podman storage, and saved as a ``docker-archive`` tarball: the file
@@ -31,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fleetlab.cachebuild import built_once
-from fleetlab.image import SUITE, debian_mirror
+from fleetlab.image import DEBIAN_SOURCES, SUITE, debian_mirror
 from fleetlab.programs import cache_dir
 
 __all__ = ["BuiltImage", "ImageBuildError", "ImageRecipe", "ensure_image", "litellm_recipe", "redis_recipe"]
@@ -65,6 +66,7 @@ class ImageRecipe:
         """A short hash of everything that decides the image's content."""
         doc = {
             "suite": SUITE,
+            "sources": debian_sources(),
             "ref": self.ref,
             "packages": sorted(self.packages),
             "hooks": self.hooks,
@@ -134,6 +136,21 @@ def redis_recipe(ref: str = "localhost/llmfleet-lab/redis:debian-bookworm") -> I
     )
 
 
+def debian_sources(path: Path = DEBIAN_SOURCES) -> list[str]:
+    """This machine's Debian sources as one-line entries (security and updates suites included, so an
+    image gets Debian's current security updates); only the configured mirror is reachable here."""
+    lines: list[str] = []
+    for stanza in path.read_text().split("\n\n") if path.is_file() else []:
+        fields = dict(
+            (k.strip(), v.strip()) for k, _, v in (ln.partition(":") for ln in stanza.splitlines() if ln and not ln.startswith("#"))
+        )
+        if "deb" not in fields.get("Types", "").split():
+            continue
+        for uri in fields.get("URIs", "").split():
+            lines += [f"deb {uri} {suite} {fields.get('Components', 'main')}" for suite in fields.get("Suites", "").split()]
+    return lines or [f"deb {debian_mirror()} {SUITE} main"]
+
+
 def _run(argv: Sequence[str], what: str) -> str:
     proc = subprocess.run(list(argv), capture_output=True, text=True)
     if proc.returncode != 0:
@@ -170,7 +187,7 @@ def ensure_image(recipe: ImageRecipe, *, log=print) -> BuiltImage:
         argv = ["mmdebstrap", "--quiet", "--variant=minbase", "--format=tar", f"--include={','.join(recipe.packages)}"]
         argv += [f"--customize-hook={hook}" for hook in recipe.hooks]
         versions_hook = f"chroot \"$1\" dpkg-query -W -f '${{Package}}=${{Version}}\\n' {' '.join(recipe.packages)} > {tmp}/packages.txt"
-        _run([*argv, f"--customize-hook={versions_hook}", SUITE, str(rootfs_tar), debian_mirror()], "mmdebstrap")
+        _run([*argv, f"--customize-hook={versions_hook}", SUITE, str(rootfs_tar), *debian_sources()], "mmdebstrap")
         rootfs_versions = (tmp / "packages.txt").read_text()
         runroot = Path(tempfile.mkdtemp(prefix="llmfleet-img-"))  # podman wants a short runroot path
         podman = _podman(tmp / "storage", runroot)
