@@ -16,7 +16,7 @@ import typer
 from llmfleet.checks.cli import check_command, health_command
 from llmfleet.cliargs import EnvOpt, InventoryArg, OverlayOpt, err, fail, load_or_exit, out, selected_overlay
 from llmfleet.inventory import dump_json_schema
-from llmfleet.inventory.problems import errors
+from llmfleet.inventory.problems import Problem, errors
 
 app = typer.Typer(
     name="llmfleet",
@@ -94,7 +94,13 @@ def render(
         out.print(f"{check_dir} is up to date ({len(files)} files).", markup=False)
         return
     assert out_dir is not None
-    write_tree(files, out_dir)
+    from llmfleet.render.output import OutputError
+
+    try:
+        write_tree(files, out_dir)
+    except (OutputError, OSError) as exc:
+        reason = str(exc) if isinstance(exc, OutputError) else f"cannot write {out_dir}: {exc.strerror or exc}"
+        fail([Problem((), reason)], "output directory")
     print_tree(out_dir, files)
 
 

@@ -57,12 +57,62 @@ def _expected(files: list[RenderedFile]) -> dict[str, str]:
     return out
 
 
+#: Directories a rendered tree may never replace (nor be written as).
+_NEVER = frozenset({"/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib64", "/opt", "/proc", "/root", "/run", "/sbin",
+                    "/srv", "/sys", "/tmp", "/usr", "/var", "/usr/local", "/var/lib", "/var/tmp"})  # fmt: skip
+
+
 def _check_replaceable(out_dir: Path) -> None:
-    """Refuse to replace a directory that is not a rendered tree (it would be deleted)."""
-    if out_dir.is_symlink() or (out_dir.exists() and not out_dir.is_dir()):
+    """Refuse to replace anything but an empty directory or a tree this manifest proves llmfleet wrote.
+
+    A tree is trusted only when ``MANIFEST.json`` parses, names only plain relative paths, and the
+    directory holds exactly those regular files (no symlinks, nothing else) with the listed SHA-256.
+    """
+    if out_dir.is_symlink():
+        raise OutputError(f"{out_dir} is a symlink: give the real directory")
+    if out_dir.exists() and not out_dir.is_dir():
         raise OutputError(f"{out_dir} exists and is not a directory")
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / MANIFEST).is_file():
-        raise OutputError(f"{out_dir} is not empty and has no {MANIFEST}: refusing to replace a directory llmfleet did not render")
+    real = out_dir.resolve()
+    if str(real) in _NEVER or real == Path.home().resolve() or real == Path.cwd().resolve():
+        raise OutputError(f"{out_dir} is {real}: refusing to replace it; give a directory of its own, e.g. ./rendered")
+    if not out_dir.is_dir() or not any(out_dir.iterdir()):
+        return
+    problem = _untrusted(out_dir)
+    if problem:
+        raise OutputError(
+            f"{out_dir} is not a tree llmfleet rendered ({problem}): refusing to replace it; move it away or give another directory"
+        )
+
+
+def _untrusted(out_dir: Path) -> str | None:
+    """Why ``out_dir``'s content cannot be proven to be a rendered tree, or ``None`` when it can."""
+    manifest_path = out_dir / MANIFEST
+    if manifest_path.is_symlink() or not manifest_path.is_file():
+        return f"no {MANIFEST}"
+    try:
+        listed = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return f"{MANIFEST} is not valid JSON"
+    if not isinstance(listed, dict) or not listed:
+        return f"{MANIFEST} lists no files"
+    present: set[str] = set()
+    for path in out_dir.rglob("*"):
+        rel = path.relative_to(out_dir).as_posix()
+        if path.is_symlink():
+            return f"{rel} is a symlink"
+        if path.is_file() and rel != MANIFEST:
+            present.add(rel)
+        elif not path.is_file() and not path.is_dir():
+            return f"{rel} is not a regular file"
+    if present != set(listed):
+        extra = sorted(present - set(listed))[:3]
+        return f"files not in {MANIFEST}: {', '.join(extra)}" if extra else f"files listed in {MANIFEST} are missing"
+    for rel, entry in listed.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str):
+            return f"{MANIFEST} entry {rel!r} has no sha256"
+        if hashlib.sha256((out_dir / rel).read_bytes()).hexdigest() != entry["sha256"]:
+            return f"{rel} changed since it was rendered"
+    return None
 
 
 def write_tree(files: list[RenderedFile], out_dir: Path) -> None:

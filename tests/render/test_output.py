@@ -6,6 +6,9 @@ import dataclasses
 import hashlib
 import json
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -65,6 +68,9 @@ def test_diff_shows_changed_added_and_removed_files(files, tmp_path):
     assert "--- /dev/null\n+++ b/gpu1/ollama/models.txt\n" in diff
     assert "--- a/gw1/stray.txt\n+++ /dev/null\n" in diff
     changed = [dataclasses.replace(f, content=f.content + "# more\n") if f.relpath.endswith("up.args") else f for f in files]
+    with pytest.raises(OutputError, match="not a tree llmfleet rendered"):
+        write_tree(files, out)  # the edited and stray files are not what the manifest lists: never deleted
+    shutil.rmtree(out)
     write_tree(files, out)
     diff = diff_tree(changed, out)
     assert "+# more\n" in diff and "--- a/MANIFEST.json\n" in diff, "the manifest's sha256 changes too"
@@ -154,3 +160,71 @@ def test_creates_missing_parents(files, tmp_path):
     out = tmp_path / "a" / "b" / "out"
     write_tree(files, out)
     assert diff_tree(files, out) == ""
+
+
+# ---------------------------------------------------------------- render --out refuses what it did not write
+def _render_out(inventory: str, out: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "llmfleet.cli", "render", inventory, "--out", str(out)], capture_output=True, text=True)
+
+
+def _snapshot(path: Path) -> dict[str, bytes]:
+    return {p.relative_to(path).as_posix(): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file() and not p.is_symlink()}
+
+
+@pytest.mark.parametrize(
+    "case", ["file", "symlink", "root", "foreign", "empty-manifest", "forged-manifest", "edited-file", "extra-file", "readonly"]
+)
+def test_render_out_refuses_what_it_did_not_write(tmp_path: Path, case: str) -> None:
+    inv = "inventories/pip.yml"
+    out = tmp_path / "out"
+    if case == "file":
+        out.write_text("precious")
+    elif case == "symlink":
+        (tmp_path / "real").mkdir()
+        (tmp_path / "real" / "keep.txt").write_text("precious")
+        out.symlink_to(tmp_path / "real")
+    elif case == "root":
+        out = Path("/")
+    elif case == "foreign":
+        out.mkdir()
+        (out / "keep.txt").write_text("precious")
+    elif case == "empty-manifest":
+        out.mkdir()
+        (out / "keep.txt").write_text("precious")
+        (out / "MANIFEST.json").write_text("")
+    elif case == "forged-manifest":
+        out.mkdir()
+        (out / "keep.txt").write_text("precious")
+        (out / "MANIFEST.json").write_text('{"keep.txt": {"sha256": "' + "0" * 64 + '"}}')
+    elif case in ("edited-file", "extra-file"):
+        assert _render_out(inv, out).returncode == 0
+        victim = next(p for p in sorted(out.rglob("*.yaml")))
+        if case == "edited-file":
+            victim.write_text(victim.read_text() + "# hand edit\n")
+        else:
+            (victim.parent / "notes.txt").write_text("precious")
+    elif case == "readonly":
+        if os.geteuid() == 0:
+            pytest.skip("root writes into read-only directories")
+        parent = tmp_path / "ro"
+        parent.mkdir()
+        out = parent / "out"
+        parent.chmod(0o500)
+    before = _snapshot(out) if out.is_dir() and case != "root" else None
+    proc = _render_out(inv, out)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert any(m in proc.stderr for m in ("refusing", "cannot write", "not a directory", "is a symlink")), proc.stderr
+    if case == "file":
+        assert out.read_text() == "precious"
+    if before is not None:
+        assert _snapshot(out) == before
+    if case == "symlink":
+        assert (tmp_path / "real" / "keep.txt").read_text() == "precious"
+
+
+def test_render_out_replaces_its_own_tree(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert _render_out("inventories/pip.yml", out).returncode == 0
+    proc = _render_out("inventories/pip.yml", out)
+    assert proc.returncode == 0, proc.stderr
