@@ -11,6 +11,17 @@ gateway (``/health/liveliness``, ``/health/readiness``, ``/v1/models``) with aut
 (an open gateway, which a check must fail) or ``error`` (500 instead of 401, as LiteLLM does
 without prisma).
 
+The second suite (issue 13; truths in ``tests/checks/fault_suite.py``) adds faults of the answer
+itself — parallel calls (valid, a malformed second call, a call of a tool never offered), ``NaN``
+arguments, calls without an id, calls written as a Python dict or ``tool(…)``, ``<think>`` blocks
+mentioning calls, empty answers, ``finish_reason: tool_calls`` without a call, events after
+``[DONE]``, invalid UTF-8, hostile characters in an error or an answer, list-shaped content — and
+three orthogonal knobs: ``framing`` (every legal SSE framing: CRLF, CR, CRLF split across writes,
+multi-line ``data:``, comments/``id:``/``retry:``, one byte per write, a BOM), ``cold_ms`` (a model
+load started by the first request; every request waits silently until it ends, as Ollama does) and
+``reasoning_ms`` (``reasoning_content`` streamed before the first visible output); ``event_bytes``
+pads tokens for the parser benchmark.
+
 Streaming is real: a stdlib ``ThreadingHTTPServer`` (HTTP/1.1, chunked transfer, Nagle disabled)
 writes and flushes each chunk after a real ``sleep`` until its scheduled time (deadline-based, so
 delays do not accumulate drift): token *i* leaves at ``ttft + i × tpot`` after the request was
