@@ -16,6 +16,8 @@ from typing import Any
 
 import httpx
 
+from llmfleet.checks import strictjson
+
 MAX_BODY = 2 * 1024 * 1024  # bytes of a non-streamed body we read at most
 
 
@@ -80,8 +82,8 @@ class Reply:
     truncated: bool = False  # the body was longer than MAX_BODY: only the first MAX_BODY bytes are kept
 
     def json(self) -> Any:
-        """The body decoded as JSON (raises ``ValueError``)."""
-        return json.loads(self.text)
+        """The body decoded as strict JSON from its bytes (raises ``ValueError``: also for invalid UTF-8 or ``NaN``)."""
+        return strictjson.loads(self.raw if self.raw else self.text)
 
 
 async def request(
