@@ -19,6 +19,7 @@ from typing import Any
 import jinja2
 
 from llmfleet.inventory.model import Inventory
+from llmfleet.inventory.types import control_character
 from llmfleet.render.context import plan_fleet
 
 __all__ = ["RenderError", "RenderedFile", "environment", "render_fleet", "templates_dir"]
@@ -67,12 +68,48 @@ def yaml_scalar(value: Any) -> str:
             raise RenderError(f"cannot render {value!r}")
         return repr(value)
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+        return _yaml_breaks(json.dumps(value, ensure_ascii=False))
     if isinstance(value, list | tuple):
         return "[" + ", ".join(yaml_scalar(v) for v in value) + "]"
     if isinstance(value, dict):  # a flow mapping; every key quoted (passthrough settings, extra_headers, ...)
-        return "{" + ", ".join(f"{json.dumps(str(k), ensure_ascii=False)}: {yaml_scalar(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{_yaml_breaks(json.dumps(str(k), ensure_ascii=False))}: {yaml_scalar(v)}" for k, v in value.items()) + "}"
     return _fail(f"yaml_scalar cannot render a {type(value).__name__}")
+
+
+#: Characters YAML reads as line breaks (or a BOM) even inside a double-quoted scalar, which JSON leaves raw.
+_YAML_BREAKS = {"\u0085": "\\N", "\u2028": "\\L", "\u2029": "\\P", "\ufeff": "\\uFEFF"}
+
+
+def _yaml_breaks(quoted: str) -> str:
+    for raw, escape in _YAML_BREAKS.items():
+        quoted = quoted.replace(raw, escape)
+    return quoted
+
+
+def compose_scalar(value: Any) -> str:
+    """:func:`yaml_scalar` for a Compose file: ``$`` is written ``$$`` so Compose interpolates nothing in it."""
+    if isinstance(value, str):
+        return yaml_scalar(value.replace("$", "$$"))
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(compose_scalar(v) for v in value) + "]"
+    return yaml_scalar(value)
+
+
+def line_value(value: Any) -> str:
+    """One line of a line-based file (``models.txt``, ``up.args``): never empty, padded, a comment or two lines."""
+    text = str(value)
+    if bad := control_character(text):
+        _fail(f"a line value cannot contain a control character ({bad}): {text!r}")
+    if not text or text != text.strip() or text.startswith("#"):
+        _fail(f"a line value must be non-empty, unpadded and not start with '#': {text!r}")
+    return text
+
+
+def _finalize(value: Any) -> Any:
+    """Every ``{{ }}`` output: no control character but the newlines of a multi-line block (tojson(2))."""
+    if isinstance(value, str) and (bad := control_character(value.replace("\n", ""))):
+        _fail(f"a rendered value contains a control character ({bad}): {value[:60]!r}")
+    return value
 
 
 def to_json(value: Any, indent: int | None = None) -> str:
@@ -90,8 +127,8 @@ def systemd_arg(value: Any) -> str:
     ``%`` specifiers: ``%`` becomes ``%%`` and ``$`` becomes ``$$`` so the argument arrives as written.
     """
     text = str(value)
-    if "\n" in text or "\x00" in text:
-        _fail(f"a systemd argument cannot contain a newline or NUL: {text!r}")
+    if bad := control_character(text):
+        _fail(f"a systemd argument cannot contain a control character ({bad}): {text!r}")
     text = text.replace("%", "%%").replace("$", "$$")
     if _SYSTEMD_SAFE.match(text):
         return text
@@ -101,8 +138,8 @@ def systemd_arg(value: Any) -> str:
 def systemd_env(name: str, value: Any) -> str:
     """One ``Environment=`` assignment, quoted: ``"NAME=value"`` (``%`` escaped, no ``$`` expansion there)."""
     text = f"{name}={value}"
-    if "\n" in text:
-        _fail(f"an environment value cannot contain a newline: {name}")
+    if bad := control_character(text):
+        _fail(f"an environment value cannot contain a control character ({bad}): {name}")
     return '"' + text.replace("%", "%%").replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
@@ -120,11 +157,14 @@ def _environment(path: str) -> jinja2.Environment:
         lstrip_blocks=True,
         autoescape=False,
         auto_reload=False,
+        finalize=_finalize,
     )
     env.filters["yaml_str"] = yaml_scalar
     env.filters["yaml"] = yaml_scalar
     env.filters["tojson"] = to_json
     env.filters["systemd_arg"] = systemd_arg
+    env.filters["compose"] = compose_scalar
+    env.filters["line"] = line_value
     env.globals["systemd_env"] = systemd_env
     return env
 
