@@ -82,6 +82,11 @@ SUITE: dict[str, Fault] = {
     "hostile-error": Fault(Behaviour("hostile_error"), DOWN, probes("error"), words="HTTP 500"),
     "hostile-text": Fault(Behaviour("hostile_text", tokens=4), PASS_ALL),
     "list-content": Fault(Behaviour("list_content", tokens=4), PASS_ALL),
+    "truncated-mid-answer": Fault(
+        Behaviour("truncated", tokens=8),
+        DOWN,
+        probes(**{k: "stream_mismatch" for k in ("lookup__stream", "choose__stream", "no_tool__stream")}),
+    ),
     "cold-longer-than-stall": Fault(Behaviour("ok", tokens=4, cold_ms=6000), PASS_ALL),
     "cold-longer-than-cold-timeout": Fault(
         Behaviour("ok", tokens=4, cold_ms=60_000), DOWN, probes("ok"), words=f"no first byte within {COLD_S:g} s"
