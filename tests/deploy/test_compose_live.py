@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shlex
 import subprocess
 import time
 from collections.abc import Iterator
@@ -137,6 +138,31 @@ def test_the_gateway_answers_through_the_containers(lab: LabFleet, second: Deplo
     assert verdicts[("gateway", "models")] == "pass"
     assert verdicts[("tiny-chat", "answer")] == "pass", doc["results"]
     assert "fail" not in verdicts.values()
+
+
+CHAT_STATUS = r"""
+import json, urllib.error, urllib.request
+env = dict(l.split("=", 1) for l in open("/opt/llmfleet/litellm/.env").read().splitlines() if "=" in l and not l.startswith("#"))
+body = json.dumps({"model": "tiny-chat", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}).encode()
+headers = {"Authorization": "Bearer " + env["LITELLM_MASTER_KEY"].strip().strip("'"), "Content-Type": "application/json"}
+try:
+    print(urllib.request.urlopen(urllib.request.Request("http://127.0.0.1:4000/v1/chat/completions", body, headers), timeout=120).status)
+except urllib.error.HTTPError as e:
+    print(e.code)
+"""
+BACKEND_UP = "until python3 -c 'import urllib.request; urllib.request.urlopen(\"http://127.0.0.1:8080/health\", timeout=5)' 2>/dev/null; do sleep 1; done"
+
+
+def test_manual_mode_returns_a_stopped_backends_error_without_fallback(lab: LabFleet, second: DeployRun) -> None:
+    """Pip's choice (routing.fallback_mode: manual): the client gets the error, nothing answers in its place."""
+    assert int(sh(lab, "python3 -c " + shlex.quote(CHAT_STATUS), timeout=180)) == 200
+    sh(lab, "systemctl stop llama-server-llama-cgw1")
+    try:
+        status = int(sh(lab, "python3 -c " + shlex.quote(CHAT_STATUS), timeout=180))
+        assert status >= 400, f"a stopped backend answered {status}: something stood in for it"
+    finally:
+        sh(lab, "systemctl start llama-server-llama-cgw1")
+        sh(lab, f"timeout 120 sh -c {shlex.quote(BACKEND_UP)}", timeout=180)
 
 
 @pytest.fixture
