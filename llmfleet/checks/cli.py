@@ -58,6 +58,14 @@ DockerOpt = Annotated[
         "compose runtime only; repeatable, HOST= for a fleet with several gateway hosts).",
     ),
 ]
+ColdTimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--cold-timeout",
+        min=0.1,
+        help="Limit of each model's first request; it may wait this long for its first byte (a loading model sends nothing), s.",
+    ),
+]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No tables; only the verdict line.")]
 
 
@@ -188,14 +196,7 @@ def check_command(
             "--stall-timeout", min=0.1, help="Longest silence between chunks (and before the first byte, after a model's first request), s."
         ),
     ] = 20.0,
-    cold_timeout: Annotated[
-        float,
-        typer.Option(
-            "--cold-timeout",
-            min=0.1,
-            help="Limit of each model's first request; it may wait this long for its first byte (a loading model sends nothing), s.",
-        ),
-    ] = 180.0,
+    cold_timeout: ColdTimeoutOpt = 180.0,
     global_timeout: GlobalTimeoutOpt = 900.0,
     json_out: JsonOpt = None,
     junit: JunitOpt = None,
@@ -229,6 +230,15 @@ def health_command(
     overlay: OverlayOpt = None,
     concurrency: ConcurrencyOpt = 16,
     timeout: TimeoutOpt = 20.0,
+    cold_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--cold-timeout",
+            min=0.1,
+            help="Limit of each model's first request; it may wait this long for its first byte (default: --timeout; "
+            "raise it for models that load for longer, and --global-timeout with it), s.",
+        ),
+    ] = None,
     global_timeout: GlobalTimeoutOpt = 60.0,
     docker: DockerOpt = None,
     json_out: JsonOpt = None,
@@ -248,7 +258,7 @@ def health_command(
         warmup=0,
         max_tokens=1,
         docker=docker or None,
-        timeouts=request_timeouts(timeout),
+        timeouts=request_timeouts(timeout, cold=cold_timeout),
         global_timeout=global_timeout,
     )
     raise typer.Exit(execute(inventory, options, env=env, overlay=overlay, json_out=json_out, junit=junit, prom=prom, quiet=quiet))

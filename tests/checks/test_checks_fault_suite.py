@@ -131,3 +131,22 @@ def test_a_checker_error_costs_only_its_own_check(monkeypatch, suite_run) -> Non
     res = checks_of(report, "m")
     assert res["tools"].status == "fail" and "checker error" in res["tools"].message and "RecursionError" in res["tools"].message
     assert res["answer"].status == "pass" and res["latency"].status == "pass"  # the other verdicts survive
+
+
+def test_health_cold_timeout_lets_a_loading_model_answer(write_fleet, monkeypatch, tmp_path: Path) -> None:
+    from checks_fixtures import fleet_dict
+    from typer.testing import CliRunner
+
+    from llmfleet.cli import app
+
+    monkeypatch.setenv("LLMFLEET_TEST_MASTER_KEY", TEST_KEY)
+    for cold_timeout, answers in ((None, False), ("6", True)):
+        with serve({"m": Behaviour("ok", tokens=2, cold_ms=2500)}, gateway_auth="on", master_key=TEST_KEY) as gw:
+            path = write_fleet(fleet_dict([{"name": "m"}], backend_port=gw.port))
+            args = ["health", str(path), "--gateway", gw.url, "--timeout", "1", "--json", str(tmp_path / "h.json"), "--quiet"]
+            result = CliRunner().invoke(app, args + (["--cold-timeout", cold_timeout] if cold_timeout else []))
+        assert result.exit_code in (0, 1), result.output  # a verdict, never a crash
+        answer = next(r for r in Report.model_validate_json((tmp_path / "h.json").read_text()).results if r.check == "answer")
+        assert (answer.status == "pass") is answers, answer.message
+        if not answers:  # with --timeout only, the load outlasts the first-byte wait
+            assert "no first byte within 1 s" in answer.message
