@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from llmfleet.inventory.problems import FieldPath
+from llmfleet.inventory.problems import FieldPath, printable
 from llmfleet.inventory.yamlsource import Duplicate, Located, YamlSourceError, parse_yaml, read_text
 
 __all__ = ["Duplicate", "ImportInputError", "Span", "YamlSource", "load_yaml"]
@@ -34,7 +34,7 @@ class ImportInputError(Exception):
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.message}"
+        return printable(f"{where}: {self.message}")
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import os
+import re
 import typing
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -97,7 +98,13 @@ def _load(path: Path, overlay: Path | None) -> Loaded:
     except ValidationError as exc:
         problems += problems_from_validation(Inventory, exc, data)
         partial, index_map = _partial_inventory(data)
-        problems += run_rules(partial, Names.from_data(data), index_map=index_map)
+        parsed = parsed_sections(data)
+        broken = [
+            n for n, f in Inventory.model_fields.items() if n in data and typing.get_origin(f.annotation) is not list and n not in parsed
+        ]
+        cross = run_rules(partial, Names.from_data(data), index_map=index_map)
+        # A section that failed to parse looks absent to the rules: what they say about it is false.
+        problems += [p for p in cross if not any(re.search(rf"(?<![\w.]){b}(\b|\.|:)", p.message) for b in broken)]
         inv = None
     problems = _without_cascades(problems, {p.path for p in control})
     located = sorted(_dedupe([p.located(*locate(loc, p.path)) for p in problems]), key=lambda p: (p.file or "", p.line or 0))
@@ -130,6 +137,15 @@ def _partial_inventory(data: dict[str, Any]) -> tuple[Inventory, IndexMap]:
         elif (parsed := _try(TypeAdapter(field.annotation), value)) is not None:
             parts[name] = parsed
     return Inventory.model_construct(**parts), index_map
+
+
+def parsed_sections(data: dict[str, Any]) -> set[str]:
+    """The single-object sections of ``data`` that parse on their own."""
+    return {
+        name
+        for name, field in Inventory.model_fields.items()
+        if name in data and typing.get_origin(field.annotation) is not list and _try(TypeAdapter(field.annotation), data[name]) is not None
+    }
 
 
 def _try(adapter: TypeAdapter[Any], value: Any) -> Any:

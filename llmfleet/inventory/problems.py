@@ -34,6 +34,18 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
+def printable(text: str) -> str:
+    """``text`` safe for a terminal and a log line: secret-shaped substrings redacted, control characters
+    (line breaks, ANSI escapes, U+2028, bidi overrides) written as ``\\xNN``/``\\uNNNN``."""
+    from llmfleet.inventory.secrets import redact
+    from llmfleet.inventory.types import control_character
+
+    text = redact(text)
+    if control_character(text) is None:
+        return text
+    return "".join(ch if control_character(ch) is None else ch.encode("unicode_escape").decode("ascii") for ch in text)
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong (or worth a warning) with an inventory or a rendered file."""
@@ -54,7 +66,7 @@ class Problem:
             where = f"{self.file}:{self.line}" if self.line else self.file
             where += " "
         prefix = "warning: " if self.severity == "warning" else ""
-        return f"{where}{format_path(self.path)}: {prefix}{self.message}"
+        return printable(f"{where}{format_path(self.path)}: {prefix}{self.message}")
 
 
 def errors(problems: Iterable[Problem]) -> list[Problem]:

@@ -31,14 +31,25 @@ SECRET_REF_PATTERN = r"^(env:[A-Z_][A-Z0-9_]*|file:[~/].+)$"
 #: Well-known shapes of real credentials. A string of one of these shapes anywhere in an
 #: inventory is refused, whatever field it is in.
 LITERAL_SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("an Anthropic API key", re.compile(r"^sk-ant-[A-Za-z0-9_-]{8,}")),
-    ("an OpenAI-style key", re.compile(r"^sk-(proj-)?[A-Za-z0-9_-]{4,}$")),
-    ("a Google API key", re.compile(r"^AIza[0-9A-Za-z_-]{20,}$")),
-    ("a Hugging Face token", re.compile(r"^hf_[A-Za-z0-9]{20,}$")),
-    ("a GitHub token", re.compile(r"^gh[pousr]_[A-Za-z0-9]{20,}$")),
-    ("a Tailscale/Headscale auth key", re.compile(r"^tskey-[A-Za-z0-9-]{10,}$")),
+    ("an Anthropic API key", re.compile(r"(?<![A-Za-z0-9_-])sk-ant-[A-Za-z0-9_-]{8,}")),
+    (
+        "an OpenAI-style key",
+        re.compile(r"^sk-(?:proj-)?[A-Za-z0-9_-]{4,}$|(?<![A-Za-z0-9_-])sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}"),
+    ),
+    ("an AWS access key id", re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Z0-9])")),
+    (
+        "an AWS secret access key",
+        re.compile(
+            r"(?<![A-Za-z0-9/+])(?=[A-Za-z0-9/+]{0,39}[A-Z])(?=[A-Za-z0-9/+]{0,39}[a-z])(?=[A-Za-z0-9/+]{0,39}[0-9])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"
+        ),
+    ),
+    ("a Google API key", re.compile(r"(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{20,}")),
+    ("a Hugging Face token", re.compile(r"(?<![A-Za-z0-9_])hf_[A-Za-z0-9]{20,}")),
+    ("a GitHub token", re.compile(r"(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})")),
+    ("a Slack token", re.compile(r"(?<![A-Za-z0-9])xox[abprs]-[A-Za-z0-9-]{10,}")),
+    ("a Tailscale/Headscale auth key", re.compile(r"(?<![A-Za-z0-9-])tskey-[A-Za-z0-9-]{10,}")),
     ("a private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
-    ("a URL with an embedded password", re.compile(r"^[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@")),
+    ("a URL with an embedded password", re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@")),
 )
 
 #: Example keys published in documentation; refused even where a reference is resolved.
@@ -57,6 +68,21 @@ def looks_like_literal_secret(value: str) -> str | None:
         if pattern.search(value):
             return description
     return None
+
+
+def redact(text: str) -> str:
+    """``text`` with every secret-shaped substring replaced by ``<redacted: what it looks like>``.
+
+    A URL keeps its scheme and user name; only the password is replaced.
+    """
+    for description, pattern in LITERAL_SECRET_PATTERNS:
+        if description == "a URL with an embedded password":
+            text = pattern.sub(lambda m: m[0].split("://", 1)[0] + "://" + m[0].split("://", 1)[1].split(":", 1)[0] + ":<redacted>@", text)
+        elif description != "an OpenAI-style key":
+            text = pattern.sub(f"<redacted: {description}>", text)
+        else:
+            text = re.sub(r"(?<![A-Za-z0-9_-])sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{16,}", f"<redacted: {description}>", text)
+    return text
 
 
 def env_name_for_file(path: str) -> str:
