@@ -15,7 +15,10 @@ Read from the installed LiteLLM itself, never typed by hand:
   ``setattr``s each key) plus the keys ``proxy_server.py`` handles itself;
 * ``general_settings``: ``ConfigGeneralSettings`` plus every ``general_settings.get("...")`` in the proxy;
 * top-level sections: ``ConfigYAML`` plus the sections ``proxy_server.py`` reads from the config;
-* ``providers``: ``litellm.provider_list``.
+* ``providers``: ``litellm.provider_list``;
+* ``cost_map_modes``: the mode of every bundled cost-map entry that is not chat (what ``/model/info`` reports for a
+  deployment that sets none);
+* ``router_defaults``: what a ``Router`` built without settings uses (what a config that sets nothing gets).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from litellm.types.utils import ModelInfo as CostModelInfo
 from litellm.types.utils import all_litellm_params
 
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+NAME_OR_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@-]*$")
 
 
 def params(fn) -> set[str]:
@@ -95,6 +99,15 @@ def main(out: Path) -> None:
 
     sections = set(ConfigYAML.model_fields) | grep(r'config\.get\(\s*"([a-z_0-9]+)"', [server])
 
+    fresh = litellm.Router(model_list=[])
+    router_defaults = {
+        "routing_strategy": fresh.routing_strategy,
+        "num_retries": fresh.num_retries,
+        "timeout": fresh.timeout if fresh.timeout is not None else litellm.request_timeout,
+        "cooldown_time": fresh.cooldown_time,
+        "allowed_fails": fresh.allowed_fails,
+    }
+
     table = {
         "litellm_version": litellm.version if isinstance(getattr(litellm, "version", None), str) else _version(),
         "generated_by": "tools/gen-litellm-keys.py",
@@ -107,6 +120,12 @@ def main(out: Path) -> None:
             "general_settings": sorted(general),
         },
         "modes": modes,
+        "router_defaults": router_defaults,
+        "cost_map_modes": {
+            name: info["mode"]
+            for name, info in sorted(litellm.model_cost.items())
+            if isinstance(info, dict) and info.get("mode") not in (None, "chat") and NAME_OR_ID.match(name)
+        },
         "providers": sorted(str(getattr(p, "value", p)) for p in litellm.provider_list),
     }
     out.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n", encoding="utf-8")

@@ -47,6 +47,8 @@ OTHER_CLOUD_PREFIXES = frozenset(
         "jina_ai",
     }
 )
+#: Non-chat modes of the pinned LiteLLM's bundled cost map, by model id.
+COST_MAP_MODES = key_table().cost_map_modes
 #: Every provider prefix the pinned LiteLLM knows (its provider list, from the generated key table).
 KNOWN_PREFIXES = frozenset(CLOUD_PROVIDERS) | LOCAL_PREFIXES | OTHER_CLOUD_PREFIXES | key_table().providers
 
@@ -271,6 +273,9 @@ class Deployment:
         mode = self.model_info.get("mode", self.params.get("mode"))
         if isinstance(mode, str) and mode:
             return MODE_ALIASES.get(mode, mode)
+        known = COST_MAP_MODES.get(self.model) or COST_MAP_MODES.get(self.upstream)
+        if known:
+            return known  # what LiteLLM's bundled cost map (and so /model/info) says
         if "embed" in self.upstream.lower() or "embed" in self.model_name.lower():
             return "embedding"
         return "chat"

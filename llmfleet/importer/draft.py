@@ -25,7 +25,7 @@ from pydantic import BaseModel, ValidationError
 from llmfleet.importer.checks import all_fallbacks, section
 from llmfleet.importer.compose import ComposeFile, Service
 from llmfleet.importer.coverage import Coverage
-from llmfleet.importer.deployments import Deployment, Endpoint, provider_env, secret_value
+from llmfleet.importer.deployments import COST_MAP_MODES, Deployment, Endpoint, provider_env, secret_value
 from llmfleet.importer.emit import Note
 from llmfleet.importer.findings import make
 from llmfleet.importer.policy import (
@@ -210,6 +210,7 @@ class DraftBuilder:
         self.taken: set[str] = set()
         self.coverage = Coverage(config, key_table(DEFAULT_LITELLM_VERSION))
         self.skipped_fallbacks: list[str] = []
+        self.budget_mapped = False
 
     # ----- helpers -----
     def todo(self, where: str, text: str) -> str:
@@ -538,7 +539,16 @@ class DraftBuilder:
             )
             mode = "chat"
         if mode != "chat":
-            entry["mode"] = mode if explicit else Note(mode, "inferred from the name")
+            known = mode in (COST_MAP_MODES.get(d.model), COST_MAP_MODES.get(d.upstream))
+            entry["mode"] = mode if explicit else Note(mode, "LiteLLM's cost map says so" if known else "inferred from the name")
+            if not explicit and not known:
+                self.coverage.drop(
+                    ("model_list", d.index, "model_info", "mode"),
+                    f"'{d.model_name}' sets no mode and LiteLLM does not know {d.model}: it treats it as a chat model (its health "
+                    f"check sends a chat request, which a {mode} model fails); the name says {mode}, so the draft sets mode: {mode}.",
+                    f"check it; in LiteLLM: model_info: {{mode: {mode}}}.",
+                    code="inferred-mode",
+                )
         window = d.model_info.get("max_input_tokens")
         info_used = {"mode", "max_input_tokens", "supports_function_calling"}
         if isinstance(window, int) and window >= 256:
@@ -726,12 +736,20 @@ class DraftBuilder:
             "timeout_s": ("timeout", router.get("timeout", settings.get("request_timeout"))),
             "stream_timeout_s": ("stream_timeout", router.get("stream_timeout")),
             "cooldown_s": ("cooldown_time", router.get("cooldown_time")),
-            "allowed_fails": ("allowed_fails", router.get("allowed_fails")),
+            "allowed_fails": ("allowed_fails", router.get("allowed_fails", settings.get("allowed_fails"))),
             "retry_policy": ("retry_policy", router.get("retry_policy")),
             "pre_call_checks": ("enable_pre_call_checks", router.get("enable_pre_call_checks")),
             "allowed_fails_policy": ("allowed_fails_policy", router.get("allowed_fails_policy")),
         }
         out: dict[str, Any] = {}
+        timeout, request_timeout = router.get("timeout"), settings.get("request_timeout")
+        if timeout is not None and request_timeout is not None and timeout != request_timeout:
+            self.coverage.drop(
+                ("litellm_settings", "request_timeout"),
+                f"the inventory has one request timeout: routing.timeout_s takes router_settings.timeout ({timeout}) and renders "
+                f"it for both, so litellm_settings.request_timeout ({request_timeout}) is not kept.",
+                "check that one timeout suits every request.",
+            )
         for name, (key, value) in candidates.items():
             if value is None:
                 continue
@@ -744,6 +762,21 @@ class DraftBuilder:
                 f"{key} = {value!r} is not carried over: routing.{name} does not accept it.",
                 f"set routing.{name} by hand (see the inventory reference).",
             )
+        defaults = key_table(DEFAULT_LITELLM_VERSION).router_defaults
+        for name, key in (
+            ("strategy", "routing_strategy"),
+            ("num_retries", "num_retries"),
+            ("timeout_s", "timeout"),
+            ("cooldown_s", "cooldown_time"),
+            ("allowed_fails", "allowed_fails"),
+        ):
+            value = defaults.get(key)
+            if name in out or value is None or getattr(Routing.model_fields[name], "default", None) == value:
+                continue
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            if field_ok(Routing, {}, name, value):
+                out[name] = Note(value, f"what LiteLLM used: the source does not set {key}")
         return out
 
     # ----- gateway -----
@@ -769,6 +802,8 @@ class DraftBuilder:
         general = section(self.config, "general_settings")
         if isinstance(settings.get("drop_params"), bool) and settings["drop_params"] is not True:
             gateway["drop_params"] = settings["drop_params"]
+        elif "drop_params" not in settings:
+            gateway["drop_params"] = Note(False, "what LiteLLM used: the source does not set drop_params")
         database = self.database(service)
         if database is not None:
             gateway["database"] = database
@@ -784,18 +819,33 @@ class DraftBuilder:
             gateway["health"] = health
         logging: dict[str, Any] = {}
         callbacks = []
-        for key in ("callbacks", "success_callback"):
-            value = settings.get(key)
-            for item in value if isinstance(value, list) else [value] if isinstance(value, str) else []:
-                if isinstance(item, str) and item not in callbacks:
-                    callbacks.append(item)
+        for item in _names(settings.get("callbacks")):
+            if item not in callbacks:
+                callbacks.append(item)
         if callbacks:
             logging["callbacks"] = callbacks
         if isinstance(settings.get("json_logs"), bool):
             logging["json_logs"] = settings["json_logs"]
+        elif "json_logs" not in settings:
+            logging["json_logs"] = Note(False, "what LiteLLM used: the source does not set json_logs")
+        loggers = [c for c in _names(settings.get("callbacks")) if "." not in c]  # a module.instance there is usually a hook
+        loggers += _names(settings.get("success_callback")) + _names(settings.get("failure_callback"))
+        sent = sorted({c for c in loggers if c not in ("prometheus", "prometheus_system")})
+        if sent and settings.get("turn_off_message_logging") is not True and general.get("store_prompts_in_spend_logs") is not True:
+            self.coverage.drop(
+                ("litellm_settings",),
+                f"the source sends prompts and responses to its logging callbacks ({', '.join(sent)}): LiteLLM logs messages "
+                "unless turn_off_message_logging is set. llmfleet renders turn_off_message_logging: true unless "
+                "gateway.logging.store_prompts is true (which also keeps them in the spend logs).",
+                "set gateway.logging.store_prompts: true if the callbacks must keep receiving prompts; else nothing to do.",
+            )
         if general.get("store_prompts_in_spend_logs") is True:
             logging["store_prompts"] = Note(True, "store_prompts_in_spend_logs: prompts are kept in the database")
-        for key, name in (("failure_callback", "failure_callbacks"), ("service_callback", "service_callbacks")):
+        for key, name in (
+            ("success_callback", "success_callbacks"),
+            ("failure_callback", "failure_callbacks"),
+            ("service_callback", "service_callbacks"),
+        ):
             value = settings.get(key)
             items = [i for i in (value if isinstance(value, list) else [value] if isinstance(value, str) else []) if isinstance(i, str)]
             if items:
@@ -812,7 +862,8 @@ class DraftBuilder:
         if cache is not None:
             gateway["cache"] = cache
         budget = settings.get("max_budget")
-        if isinstance(budget, (int, float)) and not isinstance(budget, bool) and budget > 0:
+        self.budget_mapped = isinstance(budget, (int, float)) and not isinstance(budget, bool) and budget > 0
+        if self.budget_mapped:
             gateway["budget"] = {"max_usd": budget}
             duration = settings.get("budget_duration")
             if isinstance(duration, str) and re.match(r"^[0-9]+(s|m|h|d|mo)$", duration):
@@ -850,7 +901,7 @@ class DraftBuilder:
                 "cache",
                 "cache_params",
                 "max_budget",
-                "budget_duration",
+                "allowed_fails",
                 "fallbacks",
                 "context_window_fallbacks",
                 "master_key",
@@ -871,6 +922,8 @@ class DraftBuilder:
                 "detailed_debug",
             },
         }
+        if self.budget_mapped:
+            consumed["litellm_settings"].add("budget_duration")
         store = gateway.get("logging", {}).get("store_prompts", False)
         store = store.value if isinstance(store, Note) else store
         if section(self.config, "litellm_settings").get("turn_off_message_logging") is (not store):
@@ -1075,6 +1128,12 @@ _LLAMACPP_BASE = {
     "model": {"url": "https://x.invalid/m.gguf", "sha256": ZERO_SHA256},
     "ctx_size": 4096,
 }
+
+
+def _names(value: Any) -> list[str]:
+    """A callback setting (one name or a list) as a list of names."""
+    items = value if isinstance(value, list) else [value] if isinstance(value, str) else []
+    return [i for i in items if isinstance(i, str)]
 
 
 def _truthy(value: str) -> bool:

@@ -42,6 +42,7 @@ CODES: dict[str, str] = {
     "renamed-model": "a model name the inventory cannot keep as it is: clients must use the new name",
     "salt-key-missing": "a database without LITELLM_SALT_KEY: stored credentials are encrypted with the master key",
     "service-exposed": "a database, cache or tool server published on every interface",
+    "inferred-mode": "a model with no mode whose name says it is not a chat model: LiteLLM health-checks it as chat",
 }
 
 ERROR_CODES = frozenset(CODES) - {
@@ -51,6 +52,7 @@ ERROR_CODES = frozenset(CODES) - {
     "unprefixed-model",
     "dropped-setting",
     "renamed-model",
+    "inferred-mode",
 }
 
 

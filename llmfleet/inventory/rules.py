@@ -432,6 +432,10 @@ def litellm_passthrough(inv: Inventory, names: Names) -> Iterator[Problem]:
             yield from judge(("models", i, section), section, getattr(m, section), ENTRY_SECTIONS)
     for section in SETTINGS_SECTIONS:
         yield from judge(("gateway", section), section, getattr(inv.gateway, section), SETTINGS_SECTIONS)
+    if inv.gateway.budget is not None and "budget_duration" in inv.gateway.litellm_settings:
+        yield Problem(
+            ("gateway", "litellm_settings", "budget_duration"), "gateway.budget sets the budget period; set budget.duration instead"
+        )
 
 
 def gateway_secrets_and_state(inv: Inventory, names: Names) -> Iterator[Problem]:

@@ -304,3 +304,17 @@ def test_published_database_is_exposed(tmp_path: Path) -> None:
     assert "Postgres" in f.problem and "127.0.0.1:5432:5432" in f.fix
     assert not [x for x in result.findings if "watchtower" in x.key_path]  # not part of the proxy's setup
     assert not only(result, "salt-key-missing")
+
+
+def test_inferred_mode_is_said(tmp_path: Path) -> None:
+    config = write(
+        tmp_path,
+        "c.yaml",
+        "model_list:\n  - model_name: nomic\n    litellm_params: {model: openai/nomic-embed-v1.5, api_base: 'http://10.0.0.5:8080/v1'}\n"
+        "  - model_name: known\n    litellm_params: {model: azure/text-embedding-3-large, api_base: os.environ/AZURE_API_BASE, "
+        "api_key: os.environ/AZURE_API_KEY}\ngeneral_settings:\n  master_key: os.environ/LITELLM_MASTER_KEY\n",
+    )
+    result = import_litellm(config)
+    f = one(result, "inferred-mode", "model_list[0].model_info.mode")
+    assert "health check" in f.problem and "mode: embedding" in f.problem and f.severity == "warning"
+    assert not only(result, "inferred-mode", "model_list[1].model_info.mode")  # LiteLLM's cost map knows it: no guess

@@ -108,7 +108,7 @@ def test_synthetic_redis_database_groups_and_literals(results: dict[str, ImportR
     assert str(inv.gateway.database.url) == "env:DATABASE_URL"
     assert inv.routing.strategy == "usage-based-routing-v2" and inv.routing.num_retries == 3
     assert [(m.model, m.rpm) for m in inv.routing.groups[0].members] == [("claude-sonnet-4-20250514", 50), ("gpt-4o", 60)]
-    assert inv.gateway.logging.callbacks == ["prometheus"]
+    assert inv.gateway.logging.success_callbacks == ["prometheus"]  # success_callback stays success-only
     # a vLLM on another LAN host is a server llmfleet does not deploy: a provider model the gateway keeps calling there
     vllm = next(m for m in inv.models if m.api_base and "192.168.1.50" in m.api_base)
     assert (vllm.provider, vllm.api_base, str(vllm.api_key)) == ("openai", "http://192.168.1.50:8000/v1", "env:VLLM_API_KEY")

@@ -60,7 +60,11 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
         ("fallback-target-unknown", "router_settings.context_window_fallbacks[0].smart-router.gpt-4-32k"),
         ("debug-logging", "litellm_settings.set_verbose"),
     },
-    "nova-adr011": {("master-key-missing", "general_settings")},
+    "nova-adr011": {
+        ("master-key-missing", "general_settings"),
+        ("inferred-mode", "model_list[2].model_info.mode"),
+        ("inferred-mode", "model_list[3].model_info.mode"),
+    },
 }
 
 #: What the full loader (schema + cross-object rules) still refuses in each draft: the TODOs only

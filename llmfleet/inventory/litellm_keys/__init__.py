@@ -43,6 +43,8 @@ class KeyTable:
     keys: dict[str, frozenset[str]]
     modes: frozenset[str]
     providers: frozenset[str]
+    router_defaults: dict[str, object]
+    cost_map_modes: dict[str, str]
 
     def accepts(self, section: str, key: str) -> bool:
         """True when LiteLLM reads ``key`` in ``section``."""
@@ -85,6 +87,8 @@ def _load(version: str) -> KeyTable:
         keys={section: frozenset(keys) for section, keys in data["keys"].items()},
         modes=frozenset(data["modes"]),
         providers=frozenset(data["providers"]),
+        router_defaults=dict(data.get("router_defaults", {})),
+        cost_map_modes=dict(data.get("cost_map_modes", {})),
     )
 
 
@@ -151,7 +155,6 @@ MANAGED_KEYS: dict[str, frozenset[str]] = {
             "cache",
             "cache_params",
             "max_budget",
-            "budget_duration",
         }
     ),
     "router_settings": frozenset(
