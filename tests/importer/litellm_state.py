@@ -28,9 +28,9 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 for _name, _value in (("REDIS_HOST", "env-redis-host"), ("REDIS_PORT", "6379"), ("REDIS_PASSWORD", "env-redis-password")):
     os.environ.setdefault(_name, _value)
 
-import litellm
-import yaml
-from litellm.proxy.proxy_server import ProxyConfig
+import litellm  # noqa: E402 - after the environment it reads at import
+import yaml  # noqa: E402 - PyYAML, LiteLLM's own loader
+from litellm.proxy.proxy_server import ProxyConfig  # noqa: E402
 
 PARAMS = (
     "model", "api_base", "api_version", "timeout", "stream_timeout", "num_retries", "max_retries", "extra_headers", "extra_body",
