@@ -2,7 +2,7 @@
 
 Each size is a lab fleet derived from ``inventories/lab.yml`` (same versions, mirror and tuning):
 
-* 1 host:  ``gw1`` is gateway, Headscale and GPU host at once (llama.cpp + Ollama stand-in on it);
+* 1 host:  ``gw1`` is gateway, Headscale and GPU host at once (llama.cpp + Ollama on it);
 * 2 hosts: ``inventories/lab.yml`` itself (``gw1`` + ``gpu1``);
 * 4 hosts: ``gw1`` + ``gpu1``…``gpu3``, a llama.cpp backend and model on each GPU host.
 

@@ -1,4 +1,4 @@
-"""Long-running lab processes (nspawn hosts, the mirror, the control relay) that outlive ``up``.
+"""Long-running lab processes (nspawn hosts, the mirror) that outlive ``up``.
 
 They are started detached (own session, output to a log file) so that ``lab-up`` can return and
 ``lab-down`` in another process can stop them. A process is identified by its PID *and* its start

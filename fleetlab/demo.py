@@ -4,7 +4,7 @@
 
 1. **boot** the lab fleet of ``inventories/lab.yml`` (real Debian bookworm hosts under systemd-nspawn,
    see :mod:`fleetlab.hosts`; the artifact mirror serves the real LiteLLM wheels, a real
-   llama-server and the named stand-ins for Ollama, Headscale, tailscale and nvidia-smi);
+   llama-server, the real Headscale, Tailscale and Ollama, and the named nvidia-smi stand-in);
 2. **deploy** ``deploy/site.py`` with pyinfra, then **again**: the second run must change nothing;
 3. **verify** the hosts with pytest-testinfra (``checks/testinfra``: files and modes, services,
    ports bound only where intended);

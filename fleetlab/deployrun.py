@@ -66,8 +66,6 @@ def deploy_env(fleet: LabFleet, master_key: str, overlay: Path | None = None) ->
         "LLMFLEET_SSH_KEY": str(fleet.ssh_key),
         "LLMFLEET_SSH_KNOWN_HOSTS": str(fleet.known_hosts),
         "LLMFLEET_SSH_STRICT": "yes",
-        # The lab's mesh stand-in routes mesh traffic at L3 over eth0, not through tailscale0.
-        "LLMFLEET_MESH_FIREWALL": "source",
     }
 
 

@@ -4,13 +4,15 @@
 
 1. the base image (:mod:`fleetlab.image`, cached, ~20 s the first time);
 2. SSH material (:mod:`fleetlab.sshaccess`);
-3. the network (:mod:`fleetlab.netns`): a namespace, veth pair, address and mesh stand-in
-   per host, the mirror address on the machine, ip_forward, a confining nftables table;
-4. the artifact mirror (:mod:`fleetlab.mirror`, served from ``<workdir>/mirror``) and, when the
-   fleet has a mesh, the control relay (:mod:`fleetlab.relay`);
+3. the network (:mod:`fleetlab.netns`): a namespace, veth pair and address per host, the mirror
+   address on the machine, ip_forward, a confining nftables table (the mesh itself is the real
+   Tailscale the deploy installs);
+4. the artifact mirror (:mod:`fleetlab.mirror`, served from ``<workdir>/mirror``);
 5. every host booted with ``systemd-nspawn --volatile=overlay`` (writes stay in RAM), then waited
    for (bounded) until sshd answers and systemd has finished booting;
-6. yields a :class:`LabFleet`.
+6. when the fleet has a mesh, the lab CA installed on every host and Headscale's TLS certificate on
+   its host (:mod:`fleetlab.labtls`), as an operator with a private CA would;
+7. yields a :class:`LabFleet`.
 
 Every resource is recorded in ``<workdir>/lab-state.json`` as it is created, so ``down`` works from
 another process and removes exactly what ``up`` made (and nothing else).
@@ -39,7 +41,7 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
-from fleetlab import daemons, labengine, netns
+from fleetlab import daemons, labengine, labtls, netns
 from fleetlab.image import ImageError, ensure_base_image
 from fleetlab.ledger import Ledger
 from fleetlab.sshaccess import SshFiles, ssh_run, wait_for_banner, write_ssh_files
@@ -49,8 +51,6 @@ from llmfleet.inventory.problems import InventoryError
 __all__ = ["LabError", "LabFleet", "LabHost", "boot_lab", "lab_down", "lab_status", "lab_up"]
 
 DEFAULT_WORKDIR = Path(".lab")
-#: Port of the control relay on the mirror address (stands in for the TLS proxy before Headscale).
-RELAY_PORT = 8443
 #: Where lab facts are bind-mounted (read-only) inside every host.
 LAB_FACTS_DIR = "/etc/llmfleet-lab"
 BOOT_TIMEOUT = 60.0
@@ -181,16 +181,10 @@ def _nspawn_argv(
     ]
 
 
-def _write_lab_facts(workdir: Path, inv: Inventory, mirror_url: str, relay_url: str | None) -> tuple[Path, Path]:
+def _write_lab_facts(workdir: Path, inv: Inventory, mirror_url: str) -> tuple[Path, Path]:
     facts = workdir / "facts"
     facts.mkdir(parents=True, exist_ok=True)
-    (facts / "README").write_text(
-        "This is an llmfleet LAB host (systemd-nspawn container), not a real server.\n"
-        "tailscale-login-server: where the tailscale STAND-IN reaches the headscale STAND-IN\n"
-        "(the lab's control relay, standing in for DNS + the TLS proxy in front of Headscale).\n"
-    )
-    if relay_url:
-        (facts / "tailscale-login-server").write_text(relay_url + "\n")
+    (facts / "README").write_text("This is an llmfleet LAB host (systemd-nspawn container), not a real server.\n")
     (facts / "mirror-url").write_text(mirror_url + "\n")
     apt = workdir / "apt-sources.list"
     apt.write_text(
@@ -280,14 +274,13 @@ def lab_up(inv: Inventory, workdir: Path, *, overlay: Path | None = None, log=pr
         raise LabError(str(exc)) from None
     timings["image"] = time.monotonic() - t0
     files = write_ssh_files(workdir, [(h.name, h.address) for h in plans])
-    relay_target = _relay_target(inv)
-    relay_url = f"http://{mirror_ip}:{RELAY_PORT}" if relay_target else None
-    facts, apt_sources = _write_lab_facts(workdir, inv, mirror_url, relay_url)
+    tls = labtls.make_lab_tls(workdir, inv)
+    facts, apt_sources = _write_lab_facts(workdir, inv, mirror_url)
     ledger.info = {"fleet": inv.fleet, "workdir": str(workdir)}
     ledger.save()
     try:
         t1 = time.monotonic()
-        netns.setup_machine_net(ledger, mirror_ip, [mirror_port, RELAY_PORT])
+        netns.setup_machine_net(ledger, mirror_ip, [mirror_port])
         for h in plans:
             netns.setup_host_net(ledger, h)
         timings["network"] = time.monotonic() - t1
@@ -299,20 +292,6 @@ def lab_up(inv: Inventory, workdir: Path, *, overlay: Path | None = None, log=pr
             [py, "-m", "fleetlab.mirror", "serve", str(mirror_dir), "--bind", mirror_ip, "--port", str(mirror_port)],
             logs / "mirror.log",
         )
-        if relay_target:
-            netns_name, target = relay_target
-            relay_argv = [
-                py,
-                "-m",
-                "fleetlab.relay",
-                "--listen",
-                f"{mirror_ip}:{RELAY_PORT}",
-                "--netns",
-                netns_name,
-                "--target",
-                target,
-            ]
-            _spawn(ledger, "relay", relay_argv, logs / "relay.log")
         t2 = time.monotonic()
         engines = labengine.prepare_engine_dirs(workdir, [h.name for h in plans])
         for h in plans:
@@ -321,6 +300,8 @@ def lab_up(inv: Inventory, workdir: Path, *, overlay: Path | None = None, log=pr
         _wait_mirror(mirror_ip, mirror_port, ledger)
         _wait_booted(files, plans, t2 + BOOT_TIMEOUT, ledger)
         timings["boot"] = time.monotonic() - t2
+        if tls is not None:
+            _install_lab_tls(files, inv, tls, plans)
     except BaseException:
         lab_down(workdir, log=log)
         raise
@@ -335,11 +316,14 @@ def lab_up(inv: Inventory, workdir: Path, *, overlay: Path | None = None, log=pr
     return _fleet_from_info(workdir, ledger.info)
 
 
-def _relay_target(inv: Inventory) -> tuple[str, str] | None:
-    """(netns of the Headscale host, its listen address) when the fleet has a mesh."""
-    if inv.mesh is None:
-        return None
-    return f"{netns.NETNS_PREFIX}{inv.mesh.headscale_host}", f"127.0.0.1:{inv.mesh.listen_port}"
+def _install_lab_tls(files: SshFiles, inv: Inventory, tls: labtls.LabTls, plans: list[netns.HostNet]) -> None:
+    """The lab CA on every host, Headscale's certificate on its host (:mod:`fleetlab.labtls`)."""
+    assert inv.mesh is not None
+    address = next(h.address for h in plans if h.name == inv.mesh.headscale_host)
+    for h in plans:
+        proc = ssh_run(files, h.name, labtls.install_commands(tls, inv, h.name, address), timeout=60)
+        if proc.returncode != 0:
+            raise LabError(f"lab host {h.name}: installing the lab CA failed: {proc.stderr.strip()[-400:]}")
 
 
 def _wait_mirror(ip: str, port: int, ledger: Ledger, timeout: float = 10.0) -> None:

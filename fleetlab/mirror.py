@@ -6,10 +6,11 @@
   (:mod:`fleetlab.tiny_gguf`, deterministic recipe by file name);
 * ``llama-server-<version>-lab-linux-x86_64.tar.gz``: the locally built ``llama-server`` (flat
   archive: ``llama-server`` at the top; needs ``libgomp1`` from apt, like llama.cpp's releases);
+* the real Headscale and Tailscale, built here from their Go modules (``make go-programs``) and
+  served under the names of the upstream release files: ``headscale_<v>_linux_amd64`` (one bare
+  executable) and ``tailscale_<v>_amd64.tgz`` (``tailscale_<v>_amd64/{tailscale,tailscaled}``);
 * the STAND-INs (:mod:`fleetlab.standins`), each named ``standin-...`` and shaped like the real
-  release artifact: ``standin-ollama-<v>-linux-amd64.tgz`` (``bin/ollama``),
-  ``standin-headscale_<v>_linux_amd64`` (a bare executable, like Headscale's release binary),
-  ``standin-tailscale_<v>_amd64.tgz`` (``tailscale_<v>_amd64/{tailscale,tailscaled,systemd/}``),
+  release artifact:
   ``standin-nvidia-smi.tar.gz`` (``nvidia-smi``);
 * ``wheels/``: LiteLLM and its dependencies as wheels (:mod:`fleetlab.wheelhouse`) plus
   ``wheels/requirements-litellm.txt`` with every wheel's hash (``pip --require-hashes``);
@@ -45,7 +46,7 @@ import yaml
 
 from fleetlab import aptrepo, composemirror, standins, wheelhouse
 from fleetlab.image import ensure_base_image
-from fleetlab.programs import cache_dir, llama_server_bin
+from fleetlab.programs import ProgramMissing, cache_dir, go_release, llama_server_bin
 from llmfleet.deploy.gateway import PODMAN_PACKAGES
 from llmfleet.inventory.model import Inventory
 
@@ -136,17 +137,30 @@ def build_mirror(directory: Path, inv: Inventory, *, apt_packages: tuple[str, ..
                 _llama_tarball(directory / name, t.version)
                 add(name, "llama.cpp llama-server (REAL, locally built, CPU only; flat archive; needs libgomp1)", backend=backend.name)
         if backend.ollama is not None:
-            name = f"standin-ollama-{backend.ollama.version}-linux-amd64.tgz"
-            version = backend.ollama.version
-            _atomic(directory / name, lambda tmp, v=version: standins.package_ollama(tmp, v))
-            add(name, "STAND-IN for the Ollama release archive (bin/ollama)", backend=backend.name, standin=True)
+            try:
+                built = go_release("ollama", backend.ollama.version)
+            except ProgramMissing as exc:
+                raise MirrorError(str(exc)) from None
+            _link(built, directory / built.name)
+            add(
+                built.name,
+                f"Ollama {backend.ollama.version} (REAL, built here from its Go module, CPU only; bin/ollama)",
+                backend=backend.name,
+            )
+        for model in inv.models:
+            if model.ollama is not None:
+                gguf = model.ollama.gguf.filename
+                if gguf not in artifacts:
+                    _gguf(directory / gguf)
+                    add(gguf, f"GGUF weights of Ollama model {model.name} (tiny random-weight lab model)", model=model.name)
     if inv.mesh is not None:
-        name = f"standin-headscale_{inv.mesh.headscale_version}_linux_amd64"
-        _atomic(directory / name, lambda tmp: standins.package_headscale(tmp, inv.mesh.headscale_version))
-        add(name, "STAND-IN for the Headscale release binary", standin=True)
-        name = f"standin-tailscale_{inv.mesh.tailscale_version}_amd64.tgz"
-        _atomic(directory / name, lambda tmp: standins.package_tailscale(tmp, inv.mesh.tailscale_version))
-        add(name, "STAND-IN for the Tailscale static release archive (no inventory field yet)", standin=True)
+        for program, version in (("headscale", inv.mesh.headscale_version), ("tailscale", inv.mesh.tailscale_version)):
+            try:
+                built = go_release(program, version)
+            except ProgramMissing as exc:
+                raise MirrorError(str(exc)) from None
+            _link(built, directory / built.name)
+            add(built.name, f"{program.capitalize()} {version} (REAL, built here from its Go module; upstream release-archive layout)")
     _atomic(directory / "standin-nvidia-smi.tar.gz", standins.package_nvidia_smi)
     add("standin-nvidia-smi.tar.gz", "STAND-IN nvidia-smi: reports 'No devices were found' (the lab has no GPU)", standin=True)
 
@@ -217,14 +231,14 @@ def write_overlay(path: Path, inv: Inventory, manifest: dict[str, Any]) -> Path:
             section = {"binary": pin(f"llama-server-{t.version}-lab-linux-x86_64.tar.gz"), "model": pin(t.model.filename)}
             backends.append({"name": b.name, "llamacpp": section})
         elif b.ollama is not None:
-            backends.append({"name": b.name, "ollama": {"binary": pin(f"standin-ollama-{b.ollama.version}-linux-amd64.tgz")}})
+            backends.append({"name": b.name, "ollama": {"binary": pin("ollama-linux-amd64.tgz")}})
     data: dict[str, Any] = {"backends": backends}
     if composemirror.wants_compose(inv):
         data["gateway"] = {"engine": {"images": composemirror.overlay_images(manifest, base)}}
     if inv.mesh is not None:
         data["mesh"] = {
-            "headscale_binary": pin(f"standin-headscale_{inv.mesh.headscale_version}_linux_amd64"),
-            "tailscale_binary": pin(f"standin-tailscale_{inv.mesh.tailscale_version}_amd64.tgz"),
+            "headscale_binary": pin(f"headscale_{inv.mesh.headscale_version}_linux_amd64"),
+            "tailscale_binary": pin(f"tailscale_{inv.mesh.tailscale_version}_amd64.tgz"),
         }
     header = (
         "# GENERATED by fleetlab.mirror for the lab fleet: do not edit, do not commit.\n"

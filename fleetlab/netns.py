@@ -1,20 +1,18 @@
-"""The lab network: one network namespace per host, veth pairs, a mesh stand-in at L3.
+"""The lab network: one network namespace per host, veth pairs; the mesh is the real Tailscale.
 
 Layout for a host with inventory address ``10.231.N.2`` and mesh IP ``M``:
 
 * netns ``llmfleet-<name>``; inside it ``eth0`` (the veth peer) holds ``10.231.N.2/24`` with a
   default route via ``10.231.N.1``, which the machine-side end ``lfh-N`` holds;
-* mesh stand-in: inside the netns a TUN device ``tailscale0`` (like tailscaled's, but with no
-  process attached) holds ``M/32`` and a route
-  ``100.64.0.0/10 via 10.231.N.1 src M``; on the machine ``M/32 via 10.231.N.2``. So one host
-  reaches another's mesh IP with its own mesh IP as source, as over a real tailnet, and a
-  server bound to the mesh IP is not reachable at ``10.231.N.2`` (and vice versa);
+* the mesh is not made here: the deploy installs the real ``tailscaled`` (kernel TUN mode, nspawn
+  provides ``/dev/net/tun``), which creates ``tailscale0`` with the mesh IP ``M`` and carries
+  WireGuard over the hosts' ``10.231.N.2`` addresses (forwarded by the machine between lab links);
 * the machine holds the mirror address (``10.231.0.1``) on ``llmfleet0``, a bridge without ports
   (kernels without the ``dummy`` module exist: this one has none);
 * ``ip_forward=1`` (the previous value is restored on teardown) and an nftables table of our own,
   ``inet llmfleet_lab``, that confines the lab: packets from lab links are forwarded only to
   other lab links (never out to the machine's network), and lab hosts may open connections to
-  the machine only on the ports the lab serves (mirror, control relay).
+  the machine only on the ports the lab serves (the mirror).
 
 Every change is recorded in the :class:`~fleetlab.ledger.Ledger` first, so teardown removes
 exactly what was created.
@@ -30,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fleetlab.ledger import Ledger, LedgerEntry
-from llmfleet.inventory.model import MESH_NETWORK, Inventory
+from llmfleet.inventory.model import Inventory
 
 __all__ = [
     "LAB_NETWORK",
@@ -167,7 +165,7 @@ def setup_machine_net(ledger: Ledger, mirror_ip: str, open_ports: Sequence[int])
 
 
 def setup_host_net(ledger: Ledger, h: HostNet) -> None:
-    """Create ``h``'s namespace, veth pair, addresses, routes and mesh stand-in.
+    """Create ``h``'s namespace, veth pair, addresses and default route.
 
     Raises:
         LabNetError: the namespace or link already exists, or a command failed.
@@ -189,13 +187,6 @@ def setup_host_net(ledger: Ledger, h: HostNet) -> None:
     _ip("-n", h.netns, "route", "add", "default", "via", h.gateway)
     _ip("addr", "add", f"{h.gateway}/24", "dev", h.veth)
     _ip("link", "set", h.veth, "up")
-    if h.mesh_ip:
-        _ip("-n", h.netns, "tuntap", "add", "tailscale0", "mode", "tun")  # the device type tailscaled uses
-        _ip("-n", h.netns, "addr", "add", f"{h.mesh_ip}/32", "dev", "tailscale0")
-        _ip("-n", h.netns, "link", "set", "tailscale0", "up")
-        _ip("-n", h.netns, "route", "add", str(MESH_NETWORK), "via", h.gateway, "src", h.mesh_ip)
-        ledger.add("route", dst=f"{h.mesh_ip}/32", via=h.address)
-        _ip("route", "add", f"{h.mesh_ip}/32", "via", h.address)
 
 
 def netns_pids(name: str) -> list[int]:

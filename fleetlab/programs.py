@@ -22,6 +22,7 @@ __all__ = [
     "ProgramMissing",
     "cache_dir",
     "compose_bin",
+    "go_release",
     "litellm_bin",
     "llama_server_bin",
 ]
@@ -120,3 +121,24 @@ def llama_server_bin() -> Path:
         ProgramMissing: not installed; run ``make llama-server``.
     """
     return LLAMA_SERVER.locate()
+
+
+#: The Go programs ``tools/build-go-programs.sh`` (``make go-programs``) builds, and the release-archive
+#: file each leaves in ``$LLMFLEET_CACHE/go-programs/<name>-<version>/`` (named as upstream names it).
+GO_RELEASE_FILES = {
+    "headscale": "headscale_{v}_linux_amd64",
+    "tailscale": "tailscale_{v}_amd64.tgz",
+    "ollama": "ollama-linux-amd64.tgz",
+}
+
+
+def go_release(name: str, version: str) -> Path:
+    """The release file of Go program ``name`` at ``version`` built into the cache.
+
+    Raises:
+        ProgramMissing: not built; run ``make go-programs``.
+    """
+    path = cache_dir() / "go-programs" / f"{name}-{version}" / GO_RELEASE_FILES[name].format(v=version)
+    if not path.is_file() or not (path.parent / ".installed").is_file():
+        raise ProgramMissing(f"{name} {version}", path, "go-programs", "LLMFLEET_CACHE")
+    return path

@@ -54,6 +54,9 @@ TAILSCALE_ROOT = "/opt/llmfleet/tailscale/{version}"
 COMPOSE_ROOT = "/opt/llmfleet/docker-compose/{version}"
 TAILSCALE_LINK = "/usr/local/bin/tailscale"
 TAILSCALED_LINK = "/usr/local/sbin/tailscaled"
+TAILSCALE_STATE = "/var/lib/tailscale"
+#: tailscaled's WireGuard UDP port.
+TAILSCALE_PORT = 41641
 
 # ----------------------------------------------------------------------------- units
 LITELLM_SERVICE = "litellm.service"
@@ -80,5 +83,6 @@ ROLE_TAGS = {"gateway": "tag:gateway", "gpu": "tag:gpu", "headscale": "tag:heads
 TAILSCALE_ARGS_FILE = f"{LLMFLEET_ETC}/tailscale-up.args"
 #: Hash of the ``tailscale up`` arguments last applied successfully.
 TAILSCALE_APPLIED = f"{STATE_DIR}/tailscale-up.applied"
-#: nftables rules that admit backend ports only over the mesh.
+#: nftables rules that admit backend ports only over the mesh, and their table.
 FIREWALL_FILE = f"{LLMFLEET_ETC}/firewall.nft"
+FIREWALL_TABLE = "llmfleet"

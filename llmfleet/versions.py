@@ -20,10 +20,12 @@ from typing import Literal
 
 # ---------------------------------------------------------------- default pins
 DEFAULT_LITELLM_VERSION = "1.106.2"
-DEFAULT_OLLAMA_VERSION = "0.5.7"
+#: The newest Ollama that builds and runs here (GO_BUILDS: 0.17.4 is the newest release the Go proxy lists).
+DEFAULT_OLLAMA_VERSION = "0.17.4"
 DEFAULT_LLAMACPP_VERSION = "b4589"
-DEFAULT_HEADSCALE_VERSION = "0.23.0"
-DEFAULT_TAILSCALE_VERSION = "1.78.1"
+#: Headscale and Tailscale: the releases built here from their Go modules and run in the lab (GO_BUILDS).
+DEFAULT_HEADSCALE_VERSION = "0.29.2"
+DEFAULT_TAILSCALE_VERSION = "1.102.3"
 DEFAULT_POSTGRES_IMAGE = "postgres:16.4"
 #: 7.4.6 fixes GHSA-4789-qfc9-5f9q (CVE-2025-49844, CVSS 10); 7.4.1 was the earlier default.
 DEFAULT_REDIS_IMAGE = "redis:7.4.6"
@@ -32,9 +34,56 @@ DEFAULT_REDIS_IMAGE = "redis:7.4.6"
 #: Headscale 0.26 took policy v2 (users written ``name@``) and ``preauthkeys --user`` by numeric id.
 HEADSCALE_POLICY_V2 = (0, 26, 0)
 HEADSCALE_USER_ID_FLAG = (0, 26, 0)
+#: From Headscale 0.28 tags are a node's identity: a node joining with a pre-auth key gets its tags from the
+#: key (``preauthkeys create --tags``); 0.29 refuses a pre-auth-key join that also asks for tags
+#: (``tailscale up --advertise-tags``). Before 0.28 a user's key plus ``--advertise-tags`` (checked
+#: against ``tagOwners``) tags the node.
+HEADSCALE_TAGGED_KEYS = (0, 28, 0)
+#: Headscale 0.29 moved ``ephemeral_node_inactivity_timeout`` to ``node.ephemeral.inactivity_timeout``,
+#: refuses ``randomize_client_port`` (now ``randomizeClientPort`` in the policy), refuses to start after a
+#: skipped minor release and after a downgrade (its CHANGELOG, 0.29.0).
+HEADSCALE_NODE_BLOCK = (0, 29, 0)
+#: The Headscale minor releases llmfleet renders configuration and policy for. The newest is started in
+#: the lab with the rendered files; 0.24-0.28 take the same keys as 0.23 (no key llmfleet renders changed
+#: before 0.29, per Headscale's changelog).
+HEADSCALE_OLDEST_MINOR = (0, 23)
+HEADSCALE_NEWEST_MINOR = (0, 29)
 #: First llama.cpp build whose ``--flash-attn`` takes a value (on|off|auto, default auto) instead
 #: of being a bare switch (ggml-org/llama.cpp#15434, shipped by b6327).
 LLAMA_FLASH_ATTN_VALUE_BUILD = 6327
+
+# ---------------------------------------------------------------- Go builds
+#: What ``tools/build-go-programs.sh`` (``make go-programs``) builds: the exact module version, its
+#: ``h1:`` checksum (the one the Go checksum database holds; the script refuses a module that differs;
+#: every dependency is verified against the checksum database by ``go`` itself) and the Go toolchain
+#: (``local`` = Go 1.26.8). Newest that builds here, and why:
+#:
+#: * Tailscale 1.102.3: 1.104.x needs Go >= 1.27.3 (available) but the proxy refuses some of its
+#:   dependencies' pseudo-versions (wireguard-go, gvisor, gliderssh: 403), so it cannot be built here.
+#: * Headscale 0.29.2: the newest the proxy serves (it refuses 0.29.7 and 0.29.8 with 403, so the
+#:   0.29.7 advisory stays a warning here); it also refuses the version list, so `go install` reads the
+#:   module cache first (the exact version is served and checksum-verified).
+#: * Ollama 0.17.4: the newest release the proxy lists (v0.6.5 ... v0.17.4; 0.17.1 fixes CVE-2026-7482). Its
+#:   module zip lacks llama/llama.cpp/vendor/ (nlohmann/json, stb_image, miniaudio headers), taken from the
+#:   llama-cpp-python sdist; built with cgo, CPU only. From 0.30 Ollama needs a separately built llama-server.
+GO_BUILDS: dict[str, dict[str, str]] = {
+    "headscale": {"version": DEFAULT_HEADSCALE_VERSION, "h1": "h1:eW7zz5yiVlSP1+5zUgPM2YWOoSNkzgX0wBMt5T4zF9g=", "toolchain": "local"},
+    "tailscale": {"version": DEFAULT_TAILSCALE_VERSION, "h1": "h1:M1czCAtMuIcg+2Z+FBPbJyAk3ZEQGEFKnvHthtE1c6M=", "toolchain": "local"},
+    "ollama": {
+        "version": DEFAULT_OLLAMA_VERSION,
+        "h1": "h1:X3KNm9x4BlHqk/AXMGtC7pBAFd46nmJmy8yDaBZLo9s=",
+        "toolchain": "local",
+        # The three header-only libraries the module zip drops (vendor/ folders): from this sdist's llama.cpp tree.
+        "headers_sdist_version": "0.3.36",
+        "headers_sdist_sha256": "832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e",
+    },
+}
+
+
+def go_build_pin(program: str) -> dict[str, str]:
+    """The build pin of ``program`` (see :data:`GO_BUILDS`); read by ``tools/build-go-programs.sh``."""
+    return GO_BUILDS[program]
+
 
 # ---------------------------------------------------------------- grammar
 VERSION_RE = re.compile(r"\A([0-9]+)\.([0-9]+)\.([0-9]+)\Z")

@@ -6,9 +6,9 @@ CACHE ?= $(or $(LLMFLEET_CACHE),$(HOME)/.cache/llmfleet)
 PROGRAMS_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 PROGRAMS_ENV := LLMFLEET_CACHE=$(CACHE)
 
-.PHONY: programs litellm-proxy compose-bin llama-server
+.PHONY: programs litellm-proxy compose-bin llama-server go-programs
 
-programs: litellm-proxy compose-bin llama-server ## install all real programs (litellm proxy, docker compose, llama-server)
+programs: litellm-proxy compose-bin llama-server go-programs ## install all real programs (litellm proxy, docker compose, llama-server, headscale, tailscale)
 
 litellm-proxy: ## LiteLLM proxy venv in $CACHE/litellm-<ver>/ (~1 min cold)
 	$(PROGRAMS_ENV) bash $(PROGRAMS_DIR)/install-litellm.sh
@@ -18,3 +18,6 @@ compose-bin: ## Docker Compose v2 binary at $CACHE/bin/docker-compose-<ver> (~5 
 
 llama-server: ## build llama.cpp's llama-server into $CACHE/llama-server-<ver>/ (~4-5 min cold)
 	$(PROGRAMS_ENV) bash $(PROGRAMS_DIR)/build-llama-server.sh
+
+go-programs: ## build Headscale, Tailscale + Ollama from their Go modules into $CACHE/go-programs/ (~20-40 min cold on 2 cores)
+	$(PROGRAMS_ENV) PYTHON=$(abspath $(or $(wildcard .venv/bin/python),$(shell command -v python3))) bash $(PROGRAMS_DIR)/build-go-programs.sh

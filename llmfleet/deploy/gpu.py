@@ -20,11 +20,8 @@ from llmfleet.deploy.facts.nvidia import NvidiaSmi, driver_branch
 from llmfleet.deploy.operations import artifacts, dotenv, nvidia, ollama, packages, wait
 from llmfleet.inventory.model import Backend, Host, Inventory
 from llmfleet.layout import (
-    FIREWALL_FILE,
     FIREWALL_SERVICE,
     LLAMA_ROOT,
-    MESH_INTERFACE,
-    MESH_NETWORK,
     MODELS_DIR,
     OLLAMA_HOME,
     OLLAMA_LINK,
@@ -32,83 +29,13 @@ from llmfleet.layout import (
     OLLAMA_SERVICE,
     OLLAMA_USER,
     SECRETS_DIR,
-    SYSTEMD_DIR,
     llama_service,
 )
+from llmfleet.render import mesh_ports, modelfile_name
 
 #: NVIDIA's CUDA repository key (id 3bf863cc) and the container toolkit's key.
 CUDA_KEY_FINGERPRINT = "EB693B3035CD5710E231E123A4B469963BF863CC"
 TOOLKIT_KEY_FINGERPRINT = "C95B321B61E88C1809C4F759DDCAE044F796ECB0"
-
-OLLAMA_UNIT = f"""# Installed by llmfleet deploy — do not edit (settings are in ollama.service.d/llmfleet.conf)
-[Unit]
-Description=Ollama model server (llmfleet)
-Documentation=https://github.com/ollama/ollama
-Wants=network-online.target
-After=network-online.target
-
-[Service]
-Type=simple
-User={OLLAMA_USER}
-Group={OLLAMA_USER}
-Environment="HOME={OLLAMA_HOME}"
-ExecStart=/usr/local/bin/ollama serve
-Restart=always
-RestartSec=3s
-NoNewPrivileges=yes
-ProtectSystem=full
-PrivateTmp=yes
-
-[Install]
-WantedBy=multi-user.target
-"""
-
-FIREWALL_UNIT_TEXT = f"""# Installed by llmfleet deploy — do not edit
-[Unit]
-Description=llmfleet firewall: backend ports only over the mesh
-Wants=network-pre.target
-Before=network-pre.target
-
-[Service]
-Type=oneshot
-RemainAfterExit=yes
-ExecStart=/usr/sbin/nft -f {FIREWALL_FILE}
-ExecStop=/usr/sbin/nft delete table inet llmfleet
-
-[Install]
-WantedBy=multi-user.target
-"""
-
-
-#: Host data ``llmfleet_mesh_firewall``: ``interface`` (default) admits backend ports only on the
-#: mesh interface; ``source`` only from the mesh prefix (for a mesh routed at L3 over another
-#: interface, as in the lab's stand-in network; set with ``LLMFLEET_MESH_FIREWALL=source``).
-MESH_FIREWALL_MODES = ("interface", "source")
-
-
-def firewall_rules(
-    host_name: str, ports: list[int], mode: str = "interface", interface: str = MESH_INTERFACE, prefix: str = str(MESH_NETWORK)
-) -> str:
-    """An nftables ruleset admitting ``ports`` only over the mesh and on loopback (replaced atomically)."""
-    if mode not in MESH_FIREWALL_MODES:
-        raise ValueError(f"llmfleet_mesh_firewall must be one of {', '.join(MESH_FIREWALL_MODES)}, not {mode!r}")
-    port_set = ", ".join(str(p) for p in sorted(set(ports)))
-    mesh = f'iifname "{interface}"' if mode == "interface" else f"ip saddr {prefix}"
-    where = f"the mesh interface {interface}" if mode == "interface" else f"mesh addresses ({prefix})"
-    return (
-        f"# Installed by llmfleet deploy for {host_name} — do not edit\n"
-        f"# Backend ports answer only from {where} and loopback: their servers have no auth.\n"
-        "table inet llmfleet\n"
-        "delete table inet llmfleet\n"
-        "table inet llmfleet {\n"
-        "  chain input {\n"
-        "    type filter hook input priority filter; policy accept;\n"
-        '    iifname "lo" accept\n'
-        f"    {mesh} tcp dport {{ {port_set} }} accept\n"
-        f"    tcp dport {{ {port_set} }} drop\n"
-        "  }\n"
-        "}\n"
-    )
 
 
 def needs_container_toolkit(inv: Inventory, me: Host) -> bool:
@@ -187,11 +114,14 @@ def ollama_backend(me: Host, inv: Inventory, backend: Backend) -> None:
         files.directory(
             name=f"Create the Ollama model directory {t.models_dir}", path=t.models_dir, user=OLLAMA_USER, group=OLLAMA_USER, mode="750"
         )
-    unit = common.put_text(f"Put the Ollama unit at {SYSTEMD_DIR}/{OLLAMA_SERVICE}", OLLAMA_UNIT, f"{SYSTEMD_DIR}/{OLLAMA_SERVICE}")
-    unit_files = [unit]
-    dropin = rendered(me.name, "systemd/ollama.service.d/llmfleet.conf")
-    if dropin is not None:
-        unit_files.append(common.put_rendered(dropin, "Ollama drop-in"))
+    unit_files = [
+        common.put_rendered(f, what)
+        for f, what in (
+            (rendered(me.name, f"systemd/{OLLAMA_SERVICE}"), "Ollama unit"),
+            (rendered(me.name, f"systemd/{OLLAMA_SERVICE}.d/llmfleet.conf"), "Ollama drop-in"),
+        )
+        if f is not None
+    ]
     common.unit_lifecycle(OLLAMA_SERVICE, "Ollama", unit_files, changes + unit_files)
     address = f"{inv.backend_bind_ip(backend)}:{backend.port}"
     wait.http_ready(name=f"Wait until Ollama answers on {address}", url=f"http://{address}/api/version", what="Ollama", timeout=120)
@@ -201,6 +131,29 @@ def ollama_backend(me: Host, inv: Inventory, backend: Backend) -> None:
         wanted = ollama.parse_models_file(models_file.content)
         for i, model in enumerate(wanted, 1):
             ollama.models_pulled(name=f"Pull Ollama model {model} if missing ({i}/{len(wanted)})", models=[model], address=address)
+    for model in (m for m in inv.models_on(backend.name) if m.ollama is not None):
+        src = model.ollama
+        assert src is not None
+        modelfile = rendered(me.name, f"ollama/{modelfile_name(model.upstream)}")
+        if modelfile is None:
+            continue
+        files.directory(name=f"Create the model directory {MODELS_DIR}", path=MODELS_DIR, user="root", group="root", mode="755")
+        files.directory(name="Create the Modelfile directory", path=modelfile.dest.rsplit("/", 1)[0], user="root", group="root", mode="755")
+        artifacts.fetch(
+            name=f"Download {src.gguf.filename} for {model.upstream} (sha256 {src.gguf.sha256[:12]})",
+            artifact=src.gguf,
+            dest=f"{MODELS_DIR}/{src.gguf.filename}",
+            url=artifact_url(inv, src.gguf),
+            mode=0o644,
+        )
+        common.put_rendered(modelfile, f"Modelfile of {model.upstream}")
+        ollama.model_created(
+            name=f"Create Ollama model {model.upstream} from its GGUF if missing" + (f" (digest {src.digest[:12]})" if src.digest else ""),
+            model=model.upstream,
+            modelfile=modelfile.dest,
+            address=address,
+            digest=src.digest,
+        )
 
 
 @deploy("Install and run a llama.cpp server")
@@ -247,20 +200,16 @@ def llamacpp_backend(me: Host, inv: Inventory, backend: Backend) -> None:
 
 
 @deploy("Admit backend ports only over the mesh")
-def firewall(me: Host, inv: Inventory, ports: list[int]) -> None:
-    """nftables rules in their own table, loaded by a oneshot unit (reapplied at boot)."""
-    mode = str(host.data.get("llmfleet_mesh_firewall") or "interface")
-    prefix = str(inv.mesh.prefix_v4) if inv.mesh else str(MESH_NETWORK)
+def firewall(me: Host) -> None:
+    """The rendered nftables rules in their own table, loaded by the rendered oneshot unit (reapplied at boot)."""
     packages.apt_installed(name="Install nftables", packages=["nftables"])
-    rules_text = firewall_rules(me.name, ports, mode=mode, prefix=prefix)
-    rules = common.put_text(f"Put the firewall rules at {FIREWALL_FILE}", rules_text, FIREWALL_FILE)
-    unit = common.put_text(f"Put the {FIREWALL_SERVICE} unit", FIREWALL_UNIT_TEXT, f"{SYSTEMD_DIR}/{FIREWALL_SERVICE}")
-    common.unit_lifecycle(FIREWALL_SERVICE, "the llmfleet firewall", [unit], [rules, unit])
-
-
-def mesh_ports(inv: Inventory, me: Host) -> list[int]:
-    """Ports of this host's backends that listen on a non-loopback (mesh) address."""
-    return sorted({b.port for b in inv.backends_on(me.name) if inv.backend_bind_ip(b) != "127.0.0.1"})
+    rules = rendered(me.name, "nftables/llmfleet.nft")
+    unit = rendered(me.name, f"systemd/{FIREWALL_SERVICE}")
+    if rules is None or unit is None:
+        return
+    rules_op = common.put_rendered(rules, "firewall rules")
+    unit_op = common.put_rendered(unit, f"{FIREWALL_SERVICE} unit")
+    common.unit_lifecycle(FIREWALL_SERVICE, "the llmfleet firewall", [unit_op], [rules_op, unit_op])
 
 
 def apply() -> None:
@@ -269,9 +218,8 @@ def apply() -> None:
     me = this_host()
     if me.gpu is not None:
         nvidia_driver(me, inv)
-    ports = mesh_ports(inv, me)
-    if ports:
-        firewall(me, inv, ports)
+    if mesh_ports(inv, me):
+        firewall(me)
     for backend in inv.backends_on(me.name):
         if backend.kind == "ollama":
             ollama_backend(me, inv, backend)

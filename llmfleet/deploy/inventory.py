@@ -15,9 +15,7 @@ Environment (all optional):
 * ``LLMFLEET_OVERLAY``   — overlay file merged over the inventory (e.g. the lab's ``lab.artifacts.yml``);
 * ``LLMFLEET_SSH_KEY``   — private key file; ``LLMFLEET_SSH_CONFIG`` — ssh_config file;
 * ``LLMFLEET_SSH_KNOWN_HOSTS`` — known_hosts file; ``LLMFLEET_SSH_STRICT`` — host key policy
-  (``yes``, ``no``, ``accept-new``, ``off``);
-* ``LLMFLEET_MESH_FIREWALL`` — ``interface`` (default: backend ports only on ``tailscale0``) or
-  ``source`` (only from the mesh prefix: for a mesh routed at L3, like the lab's stand-in network).
+  (``yes``, ``no``, ``accept-new``, ``off``).
 """
 
 from __future__ import annotations
@@ -40,7 +38,6 @@ _ENV_DATA = {
     "LLMFLEET_SSH_CONFIG": "ssh_config_file",
     "LLMFLEET_SSH_KNOWN_HOSTS": "ssh_known_hosts_file",
     "LLMFLEET_SSH_STRICT": "ssh_strict_host_key_checking",
-    "LLMFLEET_MESH_FIREWALL": "llmfleet_mesh_firewall",
 }
 
 

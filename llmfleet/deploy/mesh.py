@@ -1,8 +1,9 @@
 """The Headscale mesh: the control server on the ``headscale`` host, and every node joining it.
 
-Nodes join one at a time in mesh-IP order (the adapter orders pyinfra's hosts that way and the
-join runs with ``_serial=True``): Headscale allocates addresses sequentially, so on a fresh server
-each node gets the IP the inventory names, and the join fails loudly when it does not.
+Nodes join in mesh-IP order: Headscale allocates addresses sequentially, and pyinfra runs hosts in
+no set order, so each node's join waits (bounded) until every node with a lower inventory IP holds
+it on Headscale. On a fresh server each node gets the IP the inventory names, and the join fails
+loudly when it does not.
 """
 
 from __future__ import annotations
@@ -24,42 +25,22 @@ from llmfleet.layout import (
     HEADSCALE_ETC,
     HEADSCALE_ROOT,
     HEADSCALE_SERVICE,
-    SYSTEMD_DIR,
     TAILSCALE_LINK,
     TAILSCALE_ROOT,
     TAILSCALED_LINK,
     TAILSCALED_SERVICE,
 )
-from llmfleet.render import parse_args_file
+from llmfleet.render import key_carries_tags, node_tags, parse_args_file
 
 #: Tailscale's package signing key (https://pkgs.tailscale.com).
 TAILSCALE_KEY_FINGERPRINT = "2596A99EAAB33821893C0A79458CA832957F5868"
 
-TAILSCALED_UNIT = """# Installed by llmfleet deploy — do not edit
-[Unit]
-Description=Tailscale node agent (llmfleet)
-Documentation=https://tailscale.com/kb/
-Wants=network-pre.target
-After=network-pre.target NetworkManager.service systemd-resolved.service
-
-[Service]
-ExecStart=/usr/local/sbin/tailscaled --state=/var/lib/tailscale/tailscaled.state --socket=/run/tailscale/tailscaled.sock --port=41641
-ExecStopPost=/usr/local/sbin/tailscaled --cleanup
-Restart=on-failure
-RuntimeDirectory=tailscale
-RuntimeDirectoryMode=0755
-StateDirectory=tailscale
-StateDirectoryMode=0700
-CacheDirectory=tailscale
-CacheDirectoryMode=0750
-
-[Install]
-WantedBy=multi-user.target
-"""
-
 
 def headscale_ready_url(mesh: Mesh) -> str:
-    """Headscale's health endpoint on the control host (it listens on loopback, behind TLS)."""
+    """Headscale's health endpoint: at ``server_url`` when Headscale serves TLS itself (``mesh.tls``:
+    the certificate is checked like a node checks it), else on loopback behind the operator's proxy."""
+    if mesh.tls is not None:
+        return f"{mesh.server_url.rstrip('/')}/health"
     return f"http://127.0.0.1:{mesh.listen_port}/health"
 
 
@@ -71,6 +52,9 @@ def control_server() -> None:
     mesh = inv.mesh
     assert mesh is not None
     root = HEADSCALE_ROOT.format(version=mesh.headscale_version)
+    headscale.upgrade_allowed(
+        name=f"Refuse a Headscale downgrade or skipped minor release (target {mesh.headscale_version})", target=mesh.headscale_version
+    )
     changes: list[OperationMeta] = []
     unpinned = "mesh.headscale_binary (url + sha256) is not set"
     install = common.install_pinned(inv, "Headscale", mesh.headscale_version, mesh.headscale_binary, root, "headscale", unpinned=unpinned)
@@ -87,16 +71,17 @@ def control_server() -> None:
     headscale.user(name=f"Create the Headscale user {mesh.user}", user_name=mesh.user)
 
 
-def _tailscale_from_archive(root: str, install: OperationMeta) -> list[OperationMeta]:
-    """Links and the tailscaled unit for a client unpacked into ``root``; restart on change."""
+def _tailscale_from_archive(me: Host, root: str, install: OperationMeta) -> list[OperationMeta]:
+    """Links and the rendered tailscaled unit for a client unpacked into ``root``; restart on change."""
     ops = [
         install,
         files.link(name=f"Point {TAILSCALE_LINK} at the pinned client", path=TAILSCALE_LINK, target=f"{root}/tailscale"),
         files.link(name=f"Point {TAILSCALED_LINK} at the pinned daemon", path=TAILSCALED_LINK, target=f"{root}/tailscaled"),
     ]
-    unit = common.put_text("Put the tailscaled unit", TAILSCALED_UNIT, f"{SYSTEMD_DIR}/{TAILSCALED_SERVICE}")
-    common.unit_lifecycle(TAILSCALED_SERVICE, "tailscaled", [unit], [*ops, unit])
-    return [*ops, unit]
+    unit_file = rendered(me.name, f"systemd/{TAILSCALED_SERVICE}")
+    unit = [common.put_rendered(unit_file, "tailscaled unit")] if unit_file else []
+    common.unit_lifecycle(TAILSCALED_SERVICE, "tailscaled", unit, [*ops, *unit])
+    return [*ops, *unit]
 
 
 def install_tailscale(inv: Inventory, me: Host, mesh: Mesh) -> list[OperationMeta]:
@@ -113,7 +98,7 @@ def install_tailscale(inv: Inventory, me: Host, mesh: Mesh) -> list[OperationMet
     if artifact is not None:
         install = common.install_pinned(inv, "Tailscale", mesh.tailscale_version, artifact, root, "tailscale")
         assert install is not None  # pinned: installed, never refused
-        return _tailscale_from_archive(root, install)
+        return _tailscale_from_archive(me, root, install)
     if host.get_fact(TailscaleVersion) == mesh.tailscale_version and not host.get_fact(File, path=f"{root}/.llmfleet-artifact"):
         common.unit_lifecycle(TAILSCALED_SERVICE, "tailscaled", [], [])
         return []
@@ -127,7 +112,7 @@ def install_tailscale(inv: Inventory, me: Host, mesh: Mesh) -> list[OperationMet
             binary="tailscale",
             layout="flat",
         )
-        return _tailscale_from_archive(root, install)
+        return _tailscale_from_archive(me, root, install)
     common.apt_repository(
         "tailscale",
         f"https://pkgs.tailscale.com/stable/{me.os}/{common.codename()}.noarmor.gpg",
@@ -140,6 +125,12 @@ def install_tailscale(inv: Inventory, me: Host, mesh: Mesh) -> list[OperationMet
     ops = [packages.apt_installed(name=f"Install Tailscale {mesh.tailscale_version}", packages=[f"tailscale={mesh.tailscale_version}"])]
     common.unit_lifecycle(TAILSCALED_SERVICE, "tailscaled", [], ops)
     return ops
+
+
+def join_after(inv: Inventory, me: Host) -> list[str]:
+    """The mesh IPs of the nodes that join before ``me``: every lower one (Headscale allocates in join order)."""
+    assert me.mesh is not None
+    return [str(h.mesh.ip) for h in inv.hosts if h.mesh is not None and h.mesh.ip < me.mesh.ip]
 
 
 @deploy("Join the Headscale mesh")
@@ -161,6 +152,7 @@ def node() -> None:
         user=mesh.user,
         headscale_version=mesh.headscale_version,
         expect_ip=str(me.mesh.ip),
-        _serial=True,
+        tags=node_tags(me) if key_carries_tags(mesh.headscale_version) else [],
+        join_after=join_after(inv, me),
     )
     tailscale.verify_online(name=f"Verify the node is online on the mesh as {me.mesh.ip}", expect_ip=str(me.mesh.ip))

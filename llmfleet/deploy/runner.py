@@ -4,7 +4,7 @@ The command writes two small files into a temporary directory — a pyinfra inve
 fleet's groups with :func:`llmfleet.deploy.inventory.file_groups`, and a deploy file that runs
 :func:`llmfleet.deploy.site.apply` — and runs ``python -P -m pyinfra`` on them with the operator's
 arguments. pyinfra's own progress, prompts, ``--dry`` plan and exit code come through unchanged.
-The environment the inventory adapter reads (``LLMFLEET_SSH_KEY``, ``LLMFLEET_MESH_FIREWALL``, ...) and
+The environment the inventory adapter reads (``LLMFLEET_SSH_KEY``, ``LLMFLEET_SSH_STRICT``, ...) and
 the fleet's secrets pass to pyinfra as they are; the overlay comes from ``--env``/``--overlay`` only.
 """
 

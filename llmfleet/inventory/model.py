@@ -349,6 +349,56 @@ class Slo(Strict):
     )
 
 
+#: Modelfile ``PARAMETER`` names llmfleet renders (Ollama's documented set).
+OLLAMA_PARAMETERS = ("num_ctx", "num_predict", "temperature", "top_k", "top_p", "min_p", "repeat_penalty", "repeat_last_n", "seed", "stop")
+
+
+class OllamaModelSource(Strict):
+    """An Ollama model made without a registry: ``ollama create`` from a pinned GGUF and a rendered Modelfile.
+
+    The Modelfile takes these fields; its ``num_ctx`` is the model's ``context_window`` when set.
+    """
+
+    gguf: Artifact = Field(description="The GGUF weights, pinned by SHA-256.")
+    template: str | None = Field(
+        default=None,
+        max_length=16384,
+        description="Ollama's Go prompt template (Modelfile TEMPLATE); omit to use the GGUF's own chat template. "
+        "Tool calling on Ollama needs one that uses `.Tools`.",
+        examples=["{{ .System }} {{ .Prompt }}"],
+    )
+    system: str | None = Field(default=None, max_length=16384, description="Default system prompt (Modelfile SYSTEM).")
+    parameters: dict[str, int | float | str | list[str]] = Field(
+        default_factory=dict,
+        description=f"Modelfile PARAMETER lines: {', '.join(OLLAMA_PARAMETERS)} (`stop` may be a list).",
+        examples=[{"temperature": 0.2, "stop": ["<|im_end|>"]}],
+    )
+    digest: Sha256 | None = Field(
+        default=None,
+        description="The model's digest as Ollama reports it in /api/tags; deploy verifies it after `ollama create`. Ollama's "
+        "manifest names the GGUF, the Modelfile's layers and the blob's path under the model directory: the same GGUF, Modelfile "
+        "and models_dir give the same digest.",
+    )
+
+    @field_validator("template", "system")
+    @classmethod
+    def _no_triple_quotes(cls, value: str | None) -> str | None:
+        if value is not None and '"""' in value:
+            raise ValueError('may not contain """ (it would end the Modelfile block)')
+        return value
+
+    @field_validator("parameters")
+    @classmethod
+    def _known_parameters(cls, params: dict[str, int | float | str | list[str]]) -> dict[str, int | float | str | list[str]]:
+        for name, value in params.items():
+            if name not in OLLAMA_PARAMETERS:
+                raise ValueError(f"unknown Modelfile parameter {name!r} (known: {', '.join(OLLAMA_PARAMETERS)})")
+            for v in value if isinstance(value, list) else [value]:
+                if isinstance(v, str) and any(c in v for c in '"\n\r\\'):
+                    raise ValueError(f"parameter {name}: quotes, backslashes and line breaks are not allowed in {v!r}")
+        return params
+
+
 class Model(Strict):
     """A model clients can ask the gateway for by its public name."""
 
@@ -450,6 +500,10 @@ class Model(Strict):
     tags: list[Annotated[str, Field(pattern=r"^[a-z0-9-]+$")]] = Field(
         default_factory=list, description="Free labels shown to clients, e.g. local, fast, cheap, best.", examples=[["local", "fast"]]
     )
+    ollama: OllamaModelSource | None = Field(
+        default=None,
+        description="For a model of an Ollama backend: create it offline from a pinned GGUF (else deploy runs `ollama pull upstream`).",
+    )
     tpm: int | None = Field(
         default=None,
         ge=1,
@@ -477,6 +531,8 @@ class Model(Strict):
             raise ValueError("`api_base` is for cloud models; a local model's address comes from its backend")
         if self.mode != "chat" and self.tools == "required":
             raise ValueError(f"a {self.mode} model cannot require tool calling")
+        if self.ollama is not None and self.provider is not None:
+            raise ValueError("`ollama` (create from a GGUF) is for models of an Ollama backend")
         return self
 
     @property
@@ -788,6 +844,19 @@ class Gateway(Strict):
         return f"{ref}@{self.image_digest}" if self.image_digest else ref
 
 
+class MeshTls(Strict):
+    """Headscale terminates TLS itself with this certificate (paths on the Headscale host, provisioned by the operator)."""
+
+    cert_path: str = Field(
+        pattern=r"^/[^\s]*$", description="PEM certificate (chain) for the server_url host.", examples=["/etc/headscale/tls/server.crt"]
+    )
+    key_path: str = Field(
+        pattern=r"^/[^\s]*$",
+        description="Its PEM private key (root-only; handed to the unit with LoadCredential=).",
+        examples=["/etc/headscale/tls/server.key"],
+    )
+
+
 class Mesh(Strict):
     """The Headscale control server and the tailnet it runs."""
 
@@ -809,6 +878,13 @@ class Mesh(Strict):
     )
     server_url: HttpsOrigin = Field(description="Public URL of the Headscale server.", examples=["https://hs.example.net"])
     listen_port: Port = Field(default=8080, description="Port Headscale listens on (behind TLS).", examples=[8080])
+    tls: MeshTls | None = Field(
+        default=None,
+        description=(
+            "Headscale serves server_url itself over TLS on the URL's port (default 443), with this certificate; "
+            "without it Headscale listens on loopback at listen_port behind your TLS-terminating proxy."
+        ),
+    )
     base_domain: str = Field(
         pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$",
         description="MagicDNS base domain (must differ from the server URL's domain).",

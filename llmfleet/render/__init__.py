@@ -8,9 +8,10 @@ The API used by the CLI, deploy and the checks::
     validate_rendered(files, inv) -> list[Problem]
     parse_args_file(content) -> list[str]        # a rendered one-argument-per-line file
     gateway_secrets(inv) -> list[EnvVar]          # the secret variables the gateway's .env must define
+    mesh_ports(inv, host) -> list[int]           # the backend ports on the mesh (what the firewall guards)
 """
 
-from llmfleet.render.context import gateway_secrets, parse_args_file
+from llmfleet.render.context import gateway_secrets, key_carries_tags, mesh_ports, modelfile_name, node_tags, parse_args_file
 from llmfleet.render.engine import RenderedFile, RenderError, render_fleet
 from llmfleet.render.output import MANIFEST, OutputError, diff_tree, write_tree
 from llmfleet.render.validate import validate_rendered
@@ -22,6 +23,10 @@ __all__ = [
     "RenderedFile",
     "diff_tree",
     "gateway_secrets",
+    "key_carries_tags",
+    "mesh_ports",
+    "modelfile_name",
+    "node_tags",
     "parse_args_file",
     "render_fleet",
     "validate_rendered",

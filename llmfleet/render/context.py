@@ -14,11 +14,15 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from llmfleet.inventory.model import Backend, Host, Inventory, Model
 from llmfleet.inventory.secrets import SecretRef
 from llmfleet.layout import (
     COMPOSE_PROJECT,
+    FIREWALL_FILE,
+    FIREWALL_SERVICE,
+    FIREWALL_TABLE,
     HEADSCALE_BIN,
     HEADSCALE_ETC,
     HEADSCALE_SERVICE,
@@ -26,17 +30,32 @@ from llmfleet.layout import (
     LITELLM_SERVICE,
     LITELLM_VENV,
     LLAMA_SERVER_BIN,
+    MESH_INTERFACE,
     MODELS_DIR,
     OLLAMA_DIR,
+    OLLAMA_HOME,
+    OLLAMA_LINK,
     OLLAMA_SERVICE,
+    OLLAMA_USER,
     ROLE_TAGS,
     SECRETS_DIR,
     SYSTEMD_DIR,
     TAILSCALE_ARGS_FILE,
+    TAILSCALE_PORT,
+    TAILSCALE_STATE,
+    TAILSCALED_LINK,
     TAILSCALED_SERVICE,
     llama_service,
 )
-from llmfleet.versions import HEADSCALE_POLICY_V2, LLAMA_FLASH_ATTN_VALUE_BUILD, version_tuple
+from llmfleet.versions import (
+    HEADSCALE_NEWEST_MINOR,
+    HEADSCALE_NODE_BLOCK,
+    HEADSCALE_OLDEST_MINOR,
+    HEADSCALE_POLICY_V2,
+    HEADSCALE_TAGGED_KEYS,
+    LLAMA_FLASH_ATTN_VALUE_BUILD,
+    version_tuple,
+)
 
 #: The api_key of a local OpenAI-style model whose server needs none (not a secret; see _deployment_params).
 NO_KEY_PLACEHOLDER = "llmfleet-no-key"
@@ -517,9 +536,51 @@ class OllamaModelsView:
 
 
 def ollama_models_view(inv: Inventory, backends: list[Backend]) -> OllamaModelsView:
-    """The upstream model ids served from Ollama on one host, sorted and unique."""
-    names = sorted({m.upstream for b in backends for m in inv.models_on(b.name)})
+    """The upstream model ids deploy pulls into Ollama on one host (those not created from a GGUF), sorted and unique."""
+    names = sorted({m.upstream for b in backends for m in inv.models_on(b.name) if m.ollama is None})
     return OllamaModelsView(inv.fleet, names)
+
+
+@dataclass(frozen=True)
+class ModelfileView:
+    """The view of ``ollama/<model>.Modelfile``: what ``ollama create`` builds the model from."""
+
+    fleet: str
+    model: str
+    upstream: str
+    backend: str
+    gguf_path: str
+    parameters: list[tuple[str, str]]
+    template: str | None
+    system: str | None
+
+
+def modelfile_name(upstream: str) -> str:
+    """The file name of a model's Modelfile (``qwen2.5:0.5b`` → ``qwen2.5_0.5b.Modelfile``)."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", upstream) + ".Modelfile"
+
+
+def _parameter_value(value: Any) -> str:
+    return f'"{value}"' if isinstance(value, str) else json_number(value)
+
+
+def json_number(value: Any) -> str:
+    """A Modelfile number (``0.2``, ``4096``; booleans refused by the model)."""
+    return repr(value) if isinstance(value, float) else str(int(value))
+
+
+def modelfile_view(inv: Inventory, model: Model) -> ModelfileView:
+    """``FROM`` the GGUF deploy places in the model directory, then parameters, template and system prompt."""
+    src = model.ollama
+    assert src is not None and model.backend is not None
+    params: dict[str, Any] = {}
+    if model.context_window:
+        params["num_ctx"] = model.context_window
+    params.update(src.parameters)
+    lines = [(name, _parameter_value(v)) for name, value in params.items() for v in (value if isinstance(value, list) else [value])]
+    return ModelfileView(
+        inv.fleet, model.name, model.upstream, model.backend, f"{MODELS_DIR}/{src.gguf.filename}", lines, src.template, src.system
+    )
 
 
 @dataclass(frozen=True)
@@ -583,6 +644,12 @@ def llama_unit_view(inv: Inventory, host: Host, backend: Backend) -> LlamaUnitVi
 
 
 # ----------------------------------------------------------------------------- mesh
+#: Where systemd hands Headscale its TLS certificate and key (``LoadCredential=``; DynamicUser reads them there).
+HEADSCALE_CREDENTIALS = f"/run/credentials/{HEADSCALE_SERVICE}"
+#: The embedded DERP server's STUN port (UDP).
+HEADSCALE_STUN_PORT = 3478
+
+
 @dataclass(frozen=True)
 class HeadscaleView:
     """The view of ``headscale/config.yaml`` and ``systemd/headscale.service``."""
@@ -597,24 +664,52 @@ class HeadscaleView:
     state_dir: str
     config_path: str
     binary: str
+    node_block: bool
+    stun_listen_addr: str
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    credentials: list[str] = field(default_factory=list)
+    bind_privileged_port: bool = False
 
 
 def headscale_view(inv: Inventory) -> HeadscaleView:
-    """Headscale listening on loopback behind the TLS-terminating proxy that serves ``server_url``."""
+    """Headscale on loopback behind the TLS-terminating proxy that serves ``server_url``, or, with
+    ``mesh.tls``, serving ``server_url`` itself (certificate and key handed over by systemd).
+
+    Either way the embedded DERP relay and its STUN server run: no dependency on Tailscale's public
+    DERP map, so a fleet without internet access still meshes.
+    """
     mesh = inv.mesh
     assert mesh is not None
+    tls = mesh.tls
+    port = urlsplit(mesh.server_url).port or 443
     return HeadscaleView(
         fleet=inv.fleet,
         version=mesh.headscale_version,
         server_url=mesh.server_url.rstrip("/"),
-        listen_addr=f"127.0.0.1:{mesh.listen_port}",
+        listen_addr=f"0.0.0.0:{port}" if tls is not None else f"127.0.0.1:{mesh.listen_port}",
         prefix_v4=str(mesh.prefix_v4),
         base_domain=mesh.base_domain,
         policy_path=f"{HEADSCALE_ETC}/acl.hujson",
         state_dir=HEADSCALE_STATE,
         config_path=f"{HEADSCALE_ETC}/config.yaml",
         binary=HEADSCALE_BIN,
+        node_block=version_tuple(mesh.headscale_version) >= HEADSCALE_NODE_BLOCK,
+        stun_listen_addr=f"0.0.0.0:{HEADSCALE_STUN_PORT}",
+        tls_cert=f"{HEADSCALE_CREDENTIALS}/tls.crt" if tls else None,
+        tls_key=f"{HEADSCALE_CREDENTIALS}/tls.key" if tls else None,
+        credentials=[f"tls.crt:{tls.cert_path}", f"tls.key:{tls.key_path}"] if tls else [],
+        bind_privileged_port=tls is not None and port < 1024,
     )
+
+
+def headscale_unsupported(version: str) -> str | None:
+    """Why llmfleet cannot render for Headscale ``version`` (None when it can)."""
+    minor = version_tuple(version)[:2]
+    if HEADSCALE_OLDEST_MINOR <= minor <= HEADSCALE_NEWEST_MINOR:
+        return None
+    oldest, newest = (".".join(map(str, m)) for m in (HEADSCALE_OLDEST_MINOR, HEADSCALE_NEWEST_MINOR))
+    return f"Headscale {version} is not supported: llmfleet renders configuration and policy for Headscale {oldest} to {newest}"
 
 
 def policy_owner(inv: Inventory) -> str:
@@ -688,23 +783,98 @@ def tailscale_up_args(inv: Inventory, host: Host) -> list[str]:
 
     ``--reset`` makes each run declarative: settings not listed return to their defaults, so the
     same arguments give the same node state however it was configured before.
+    From Headscale 0.28 the node's tags come with its pre-auth key (:func:`key_carries_tags`), and
+    0.29 refuses a key join that also asks for tags: ``--advertise-tags`` is rendered only before 0.28.
     """
     mesh = inv.mesh
     assert mesh is not None
-    tags = ",".join(ROLE_TAGS[r] for r in sorted(host.roles))
+    advertise = [] if key_carries_tags(mesh.headscale_version) else [f"--advertise-tags={','.join(node_tags(host))}"]
     return [
         f"--login-server={mesh.server_url.rstrip('/')}",
         f"--hostname={host.mesh_name}",
-        f"--advertise-tags={tags}",
+        *advertise,
         "--accept-dns=false",
         "--accept-routes=false",
         "--reset",
     ]
 
 
+def node_tags(host: Host) -> list[str]:
+    """The ACL tags of ``host`` on the mesh (one per role, sorted by role)."""
+    return [ROLE_TAGS[r] for r in sorted(host.roles)]
+
+
+def key_carries_tags(headscale_version: str) -> bool:
+    """Whether a node's tags are given by its pre-auth key (Headscale 0.28+) rather than ``--advertise-tags``."""
+    return version_tuple(headscale_version) >= HEADSCALE_TAGGED_KEYS
+
+
 def parse_args_file(content: str) -> list[str]:
     """Read an ``up.args``-style file: one argument per line, ``#`` comment lines and blank lines skipped."""
     return [line for line in (raw.strip() for raw in content.splitlines()) if line and not line.startswith("#")]
+
+
+@dataclass(frozen=True)
+class TailscaledUnitView:
+    """The view of ``systemd/tailscaled.service``."""
+
+    fleet: str
+    version: str
+    daemon: str
+    state_dir: str
+    port: int
+    interface: str
+    args_file: str
+
+
+def tailscaled_unit_view(inv: Inventory) -> TailscaledUnitView:
+    """tailscaled in kernel TUN mode on the mesh interface."""
+    assert inv.mesh is not None
+    return TailscaledUnitView(
+        inv.fleet, inv.mesh.tailscale_version, TAILSCALED_LINK, TAILSCALE_STATE, TAILSCALE_PORT, MESH_INTERFACE, TAILSCALE_ARGS_FILE
+    )
+
+
+@dataclass(frozen=True)
+class OllamaUnitView:
+    """The view of ``systemd/ollama.service`` (its settings live in the drop-in)."""
+
+    fleet: str
+    version: str
+    user: str
+    home: str
+    binary: str
+    writable: list[str]
+
+
+def ollama_unit_view(inv: Inventory, backend: Backend) -> OllamaUnitView:
+    """Ollama as its own user; it may write only its home and its model directory."""
+    t = backend.ollama
+    assert t is not None
+    writable = [OLLAMA_HOME] + ([t.models_dir] if t.models_dir and t.models_dir != OLLAMA_HOME else [])
+    return OllamaUnitView(inv.fleet, t.version, OLLAMA_USER, OLLAMA_HOME, OLLAMA_LINK, writable)
+
+
+def mesh_ports(inv: Inventory, host: Host) -> list[int]:
+    """Ports of ``host``'s backends that listen on a non-loopback (mesh) address: the firewall guards them."""
+    return sorted({b.port for b in inv.backends_on(host.name) if inv.backend_bind_ip(b) != "127.0.0.1"})
+
+
+@dataclass(frozen=True)
+class FirewallView:
+    """The view of ``nftables/llmfleet.nft`` and ``systemd/llmfleet-firewall.service``."""
+
+    fleet: str
+    host: str
+    ports: list[int]
+    interface: str
+    table: str
+    rules_file: str
+
+
+def firewall_view(inv: Inventory, host: Host) -> FirewallView:
+    """Backend ports admitted only on the mesh interface and loopback."""
+    return FirewallView(inv.fleet, host.name, mesh_ports(inv, host), MESH_INTERFACE, FIREWALL_TABLE, FIREWALL_FILE)
 
 
 # ----------------------------------------------------------------------------- the plan
@@ -754,8 +924,33 @@ def plan_fleet(inv: Inventory) -> list[FileSpec]:
                 )
         backends = inv.backends_on(h) if "gpu" in host.roles else []
         ollama = [b for b in backends if b.kind == "ollama"]
+        if "gpu" in host.roles and mesh_ports(inv, host):
+            fw = firewall_view(inv, host)
+            specs.append(FileSpec(h, f"{h}/nftables/llmfleet.nft", "nftables/llmfleet.nft.j2", fw, FIREWALL_FILE, service=FIREWALL_SERVICE))
+            specs.append(
+                FileSpec(
+                    h,
+                    f"{h}/systemd/{FIREWALL_SERVICE}",
+                    "systemd/llmfleet-firewall.service.j2",
+                    fw,
+                    f"{SYSTEMD_DIR}/{FIREWALL_SERVICE}",
+                    MODE_UNIT,
+                    FIREWALL_SERVICE,
+                )
+            )
         if ollama:
             # One Ollama server per host (its systemd unit is `ollama.service`); validation reports extras.
+            specs.append(
+                FileSpec(
+                    h,
+                    f"{h}/systemd/{OLLAMA_SERVICE}",
+                    "systemd/ollama.service.j2",
+                    ollama_unit_view(inv, ollama[0]),
+                    f"{SYSTEMD_DIR}/{OLLAMA_SERVICE}",
+                    MODE_UNIT,
+                    OLLAMA_SERVICE,
+                )
+            )
             specs.append(
                 FileSpec(
                     h,
@@ -772,6 +967,11 @@ def plan_fleet(inv: Inventory) -> list[FileSpec]:
                     h, f"{h}/ollama/models.txt", "ollama/models.txt.j2", ollama_models_view(inv, ollama[:1]), f"{OLLAMA_DIR}/models.txt"
                 )
             )
+            for m in sorted((m for m in inv.models_on(ollama[0].name) if m.ollama is not None), key=lambda m: m.upstream):
+                name = modelfile_name(m.upstream)
+                specs.append(
+                    FileSpec(h, f"{h}/ollama/{name}", "ollama/Modelfile.j2", modelfile_view(inv, m), f"{OLLAMA_DIR}/modelfiles/{name}")
+                )
         for b in backends:
             if b.kind == "llamacpp":
                 unit = llama_service(b.name)
@@ -820,6 +1020,17 @@ def plan_fleet(inv: Inventory) -> list[FileSpec]:
                 )
             )
         if inv.mesh is not None and host.mesh is not None:
+            specs.append(
+                FileSpec(
+                    h,
+                    f"{h}/systemd/{TAILSCALED_SERVICE}",
+                    "systemd/tailscaled.service.j2",
+                    tailscaled_unit_view(inv),
+                    f"{SYSTEMD_DIR}/{TAILSCALED_SERVICE}",
+                    MODE_UNIT,
+                    TAILSCALED_SERVICE,
+                )
+            )
             specs.append(
                 FileSpec(
                     h,

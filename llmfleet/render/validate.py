@@ -23,7 +23,7 @@ from llmfleet.inventory.secrets import looks_like_literal_secret
 from llmfleet.inventory.yamlsource import YamlSourceError, load_plain_yaml
 from llmfleet.layout import ROLE_TAGS
 from llmfleet.programs import ComposeMissing, compose_command
-from llmfleet.render.context import NO_KEY_PLACEHOLDER, intended_acl, parse_args_file
+from llmfleet.render.context import NO_KEY_PLACEHOLDER, headscale_unsupported, headscale_view, intended_acl, parse_args_file
 from llmfleet.render.engine import RenderedFile
 
 __all__ = ["HujsonError", "hujson_loads", "validate_rendered"]
@@ -244,6 +244,21 @@ def _check_compose_files(compose_files: list[RenderedFile], files: list[Rendered
             yield problem
 
 
+# ----------------------------------------------------------------------------- Headscale
+def _check_headscale_config(f: RenderedFile, cfg: Any, inv: Inventory) -> Iterator[Problem]:
+    mesh = inv.mesh
+    if mesh is None or not isinstance(cfg, dict):
+        return
+    why = headscale_unsupported(mesh.headscale_version)
+    if why:
+        yield _problem(f, f"{why}: set mesh.headscale_version to a release in that range")
+    derp = cfg.get("derp") or {}
+    if not (derp.get("server") or {}).get("enabled") and not derp.get("urls") and not derp.get("paths"):
+        yield _problem(f, "has no DERP relay (embedded server off, no DERP map): Headscale refuses to start")
+    if "randomize_client_port" in cfg and headscale_view(inv).node_block:
+        yield _problem(f, "sets randomize_client_port, which Headscale 0.29 refuses (it is randomizeClientPort in the policy)")
+
+
 # ----------------------------------------------------------------------------- ACL
 def _check_acl(f: RenderedFile, policy: Any, inv: Inventory) -> Iterator[Problem]:
     if not isinstance(policy, dict):
@@ -325,7 +340,7 @@ def _check_tailscale(f: RenderedFile) -> Iterator[Problem]:
     args = parse_args_file(f.content)
     if any(a.split("=", 1)[0] in ("--auth-key", "--authkey") for a in args):
         yield _problem(f, "contains an auth key argument: deploy passes the key at run time only")
-    for required in ("--login-server", "--hostname", "--advertise-tags"):
+    for required in ("--login-server", "--hostname"):
         if not any(a.startswith(required + "=") for a in args):
             yield _problem(f, f"has no {required}=")
 
@@ -381,6 +396,8 @@ def validate_rendered(files: list[RenderedFile], inv: Inventory) -> list[Problem
                 continue
             if f.relpath.endswith("/litellm/config.yaml"):
                 problems.extend(_check_litellm_config(f, parsed, inv))
+            elif f.relpath.endswith("/headscale/config.yaml"):
+                problems.extend(_check_headscale_config(f, parsed, inv))
             elif name == "docker-compose.yml":
                 problems.extend(_check_compose_structure(f, parsed))
                 compose_files.append(f)

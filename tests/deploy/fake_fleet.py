@@ -45,6 +45,8 @@ def write_fake_inventory(path: Path, fleet: str, *, joined: bool = True) -> Path
                 out = []
                 for name, data in entries:
                     responses = {{"uname -s": "Linux", "headscale preauthkeys create": {FAKE_AUTH_KEY!r}}}
+                    # Headscale has registered every node (a node's join waits for those with lower IPs).
+                    responses["headscale nodes list -o json"] = json.dumps([{{"ip_addresses": [ip]}} for ip in _ips.values()])
                     if {joined!r} and name in _ips:
                         responses["tailscale status --json"] = json.dumps(
                             {{"BackendState": "Running", "Self": {{"TailscaleIPs": [_ips[name]], "Online": True, "HostName": name}}}}

@@ -1,4 +1,5 @@
-"""The GPU hosts' firewall: backend ports only over the mesh and loopback."""
+"""The GPU hosts' firewall (rendered ``nftables/llmfleet.nft`` + ``llmfleet-firewall.service``):
+backend ports only over the mesh interface and loopback."""
 
 from __future__ import annotations
 
@@ -9,35 +10,36 @@ from pathlib import Path
 
 import pytest
 
-from llmfleet.deploy.gpu import FIREWALL_UNIT_TEXT, firewall_rules, mesh_ports
 from llmfleet.inventory.loader import load_inventory
+from llmfleet.render import render_fleet
+from llmfleet.render.context import mesh_ports
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_interface_mode_is_the_default() -> None:
-    rules = firewall_rules("gpu1", [11434, 8080, 8080])
+def rendered(name: str, inventory: str = "lab.yml") -> str:
+    inv = load_inventory(REPO / "inventories" / inventory)
+    return next(f.content for f in render_fleet(inv) if f.relpath == f"gpu1/{name}")
+
+
+def firewall_rules() -> str:
+    return rendered("nftables/llmfleet.nft")
+
+
+def test_backend_ports_only_on_the_mesh_interface_and_loopback() -> None:
+    rules = firewall_rules()
     assert 'iifname "lo" accept' in rules
     assert 'iifname "tailscale0" tcp dport { 8080, 11434 } accept' in rules
     assert "tcp dport { 8080, 11434 } drop" in rules
     assert rules.index("accept\n    tcp dport") > 0, "the drop comes after the accepts"
 
 
-def test_source_mode_for_an_l3_mesh() -> None:
-    rules = firewall_rules("gpu1", [8080], mode="source", prefix="100.64.0.0/10")
-    assert "ip saddr 100.64.0.0/10 tcp dport { 8080 } accept" in rules
-    assert "tailscale0" not in rules
-
-
-def test_unknown_mode_is_refused() -> None:
-    with pytest.raises(ValueError, match="llmfleet_mesh_firewall"):
-        firewall_rules("gpu1", [8080], mode="open")
-
-
 def test_the_ruleset_replaces_its_own_table_atomically() -> None:
-    lines = firewall_rules("gpu1", [8080]).splitlines()
-    assert lines[2:5] == ["table inet llmfleet", "delete table inet llmfleet", "table inet llmfleet {"]
-    assert "ExecStart=/usr/sbin/nft -f /etc/llmfleet/firewall.nft" in FIREWALL_UNIT_TEXT
+    lines = firewall_rules().splitlines()
+    assert lines[3:6] == ["table inet llmfleet", "delete table inet llmfleet", "table inet llmfleet {"]
+    unit = rendered("systemd/llmfleet-firewall.service")
+    assert "ExecStart=/usr/sbin/nft -f /etc/llmfleet/firewall.nft" in unit
+    assert "ExecStop=/usr/sbin/nft delete table inet llmfleet" in unit
 
 
 def test_only_mesh_bound_backends_are_firewalled() -> None:
@@ -45,16 +47,16 @@ def test_only_mesh_bound_backends_are_firewalled() -> None:
     assert mesh_ports(lab, lab.host_by_name["gpu1"]) == [8080, 11434]
     local = load_inventory(REPO / "inventories" / "lab-local.yml")
     assert mesh_ports(local, local.host_by_name["lab"]) == [], "loopback backends need no firewall"
+    assert not any("nftables" in f.relpath for f in render_fleet(local)), "and get no firewall files"
 
 
 @pytest.mark.real
-@pytest.mark.parametrize("mode", ["interface", "source"])
-def test_nft_accepts_the_ruleset(tmp_path: Path, mode: str) -> None:
+def test_nft_accepts_the_ruleset(tmp_path: Path) -> None:
     nft = shutil.which("nft")
     if nft is None:
         pytest.skip("nft is not installed (apt-get install nftables)")
     path = tmp_path / "firewall.nft"
-    path.write_text(firewall_rules("gpu1", [8080, 11434], mode=mode))
+    path.write_text(firewall_rules())
     out = subprocess.run([nft, "-c", "-f", str(path)], capture_output=True, text=True, timeout=30)
     if out.returncode != 0 and "Operation not permitted" in out.stderr:
         pytest.skip("nft -c needs CAP_NET_ADMIN here")
@@ -128,22 +130,13 @@ def _get(url: str, source: str | None = None, patience: float = 5.0) -> bool:
 
 
 @pytest.mark.real
-def test_interface_mode_drops_backend_ports_off_the_mesh(netns_host: str, tmp_path: Path) -> None:
+def test_the_ruleset_drops_backend_ports_off_the_mesh(netns_host: str, tmp_path: Path) -> None:
     assert _get("http://10.250.1.2:8080/health"), "the server answers before the firewall"
     rules = tmp_path / "fw.nft"
-    rules.write_text(firewall_rules("fwtest", [8080]))
+    rules.write_text(firewall_rules())
     _sh("ip", "netns", "exec", netns_host, "nft", "-f", str(rules))
     assert _get("http://10.250.2.2:8080/health"), "over tailscale0 the backend port answers"
     assert not _get("http://10.250.1.2:8080/health", patience=1), "over eth0 it is dropped"
     _sh("ip", "netns", "exec", netns_host, "nft", "-f", str(rules))  # loading again replaces, not duplicates
     listed = _sh("ip", "netns", "exec", netns_host, "nft", "list", "table", "inet", "llmfleet").stdout
-    assert listed.count("dport 8080 drop") == 1
-
-
-@pytest.mark.real
-def test_source_mode_admits_only_mesh_addresses(netns_host: str, tmp_path: Path) -> None:
-    rules = tmp_path / "fw.nft"
-    rules.write_text(firewall_rules("fwtest", [8080], mode="source", prefix="100.64.0.0/10"))
-    _sh("ip", "netns", "exec", netns_host, "nft", "-f", str(rules))
-    assert _get("http://100.64.250.2:8080/health", source="100.64.250.1"), "from a mesh address it answers"
-    assert not _get("http://10.250.1.2:8080/health", source="10.250.1.1", patience=1), "from a LAN address it is dropped"
+    assert listed.count("tcp dport { 8080, 11434 } drop") == 1

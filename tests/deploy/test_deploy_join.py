@@ -134,6 +134,30 @@ def test_mint_uses_the_user_id_from_headscale_0_26() -> None:
     assert control.calls[-1]["command"] == "headscale preauthkeys create --user 7 --expiration 10m"
 
 
+def test_a_node_waits_for_the_nodes_with_lower_ips_then_joins() -> None:
+    nodes = json.dumps([{"id": 1, "given_name": "gw1", "ip_addresses": ["100.64.0.1", "fd7a:115c:a1e0::1"]}])
+    control, node = make(control_answers={"nodes list": (True, [nodes], []), "preauthkeys create": (True, [KEY], [])})
+    state = State([control, node])
+    args = (ARGS, args_digest(ARGS), "gw1", "llmfleet", "0.29.2", "100.64.0.2", "10m", 1, ["tag:gpu"], ["100.64.0.1"])
+    assert join_mesh(state, node, *args) is True
+    assert [c["command"].split()[1] for c in control.calls] == ["nodes", "preauthkeys"], "waited for gw1, then minted"
+
+
+def test_a_node_whose_predecessor_never_joins_fails_in_bounded_time() -> None:
+    control, node = make(control_answers={"nodes list": (True, ["[]"], []), "preauthkeys create": (True, [KEY], [])})
+    args = (ARGS, args_digest(ARGS), "gw1", "llmfleet", "0.29.2", "100.64.0.2", "10m", 1, ["tag:gpu"], ["100.64.0.1"])
+    assert join_mesh(State([control, node]), node, *args) is False
+    assert any("100.64.0.1 did not join within 3 s" in line for line in node.logs), node.logs
+    assert not any("preauthkeys" in c["command"] for c in control.calls), "no key is minted out of turn"
+
+
+def test_mint_puts_the_node_tags_in_the_key_from_headscale_0_28() -> None:
+    control, _ = make(control_answers={"preauthkeys create": (True, [KEY], [])})
+    assert mint_preauth_key(State([control]), control, "llmfleet", "0.29.2", tags=["tag:gateway", "tag:headscale"]) == KEY
+    assert control.calls[-1]["command"] == "headscale preauthkeys create --tags tag:gateway,tag:headscale --expiration 10m"
+    assert not any("users list" in c["command"] for c in control.calls), "a tagged key needs no user"
+
+
 def test_mint_refuses_output_that_is_not_a_key() -> None:
     control, _ = make(control_answers={"preauthkeys create": (True, ["some warning text"], [])})
     with pytest.raises(MeshError, match="did not print a pre-auth key"):

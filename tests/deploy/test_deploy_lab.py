@@ -91,10 +91,44 @@ def test_hosts_are_as_the_inventory_says(lab: LabFleet, second: DeployRun) -> No
             "python3 -c 'import urllib.request; print(urllib.request.urlopen(\"http://100.64.0.2:11434/api/tags\", timeout=10).read().decode())'",
         )
     )
-    assert "qwen2.5:0.5b-instruct" in [m["name"] for m in tags["models"]]
+    created = {m["name"]: m["digest"] for m in tags["models"]}
+    assert created == {"tiny-ollama:latest": "daedfe62ae6255ee352f26dfa6661f72473e2e980f13d6bacc258136f9079e24"}, "created from the GGUF"
+    assert "0.17.4" in sh(lab, "gpu1", "ollama --version 2>&1"), "the real Ollama, built from its Go module"
     # Nothing answers on the backends' ports at the host's own (non-mesh) address.
     refused = lab.ssh("gw1", PROBE + "http://10.231.2.2:8080/health", timeout=60)
     assert refused.returncode != 0
+
+
+def _serve_on(lab: LabFleet, host: str, ip: str, port: int) -> None:
+    """A throwaway HTTP server on ``ip:port`` of ``host`` (a transient unit, stopped by the lab's teardown)."""
+    sh(lab, host, f"systemd-run --unit=probe-{port} python3 -m http.server {port} --bind {ip} --directory /tmp >/dev/null 2>&1 || true")
+    sh(lab, host, f"for i in $(seq 50); do {PROBE}http://{ip}:{port}/ >/dev/null 2>&1 && exit 0; sleep 0.2; done; exit 1")
+
+
+def test_the_mesh_is_real_and_its_acl_is_enforced_by_the_data_plane(lab: LabFleet, first: DeployRun, second: DeployRun) -> None:
+    assert "hskey-" not in first.printed + second.printed, "a pre-auth key was printed"
+    for name, ip in (("gw1", "100.64.0.1"), ("gpu1", "100.64.0.2")):
+        status = json.loads(sh(lab, name, "tailscale status --json"))
+        assert status["BackendState"] == "Running" and status["Self"]["TailscaleIPs"][0] == ip
+        assert status["Version"].startswith("1.102.3"), status["Version"]
+        assert sh(lab, name, "ip -o -4 addr show dev tailscale0").split()[3] == f"{ip}/32", "kernel TUN interface"
+    peers = json.loads(sh(lab, "gw1", "tailscale status --json"))["Peer"].values()
+    assert [(p["HostName"], p["Online"]) for p in peers] == [("gpu1", True)]
+    nodes = json.loads(sh(lab, "gw1", "headscale nodes list -o json"))
+    assert sorted(n["given_name"] for n in nodes) == ["gpu1", "gw1"] and all(n["online"] for n in nodes)
+    assert "v0.29.2" in sh(lab, "gw1", "headscale version")
+    # Granted: the gateway reaches every backend port over the mesh.
+    assert sh(lab, "gw1", PROBE + "http://100.64.0.2:8080/health") == "200"
+    assert sh(lab, "gw1", PROBE + "http://100.64.0.2:11434/api/version") == "200"
+    # Not granted: a port of the backend host the ACL does not name, and the gateway from the backend.
+    _serve_on(lab, "gpu1", "100.64.0.2", 9099)
+    _serve_on(lab, "gw1", "100.64.0.1", 9099)
+    assert lab.ssh("gw1", PROBE.replace("timeout=10", "timeout=5") + "http://100.64.0.2:9099/", timeout=60).returncode != 0
+    assert lab.ssh("gpu1", PROBE.replace("timeout=10", "timeout=5") + "http://100.64.0.1:9099/", timeout=60).returncode != 0
+    assert lab.ssh("gpu1", PROBE.replace("timeout=10", "timeout=5") + "http://100.64.0.1:4000/health", timeout=60).returncode != 0
+    # A non-mesh address reaches no backend port (the firewall drops them off tailscale0).
+    for port in (8080, 11434):
+        assert lab.ssh("gw1", PROBE.replace("timeout=10", "timeout=5") + f"http://10.231.2.2:{port}/", timeout=60).returncode != 0
 
 
 def test_a_gateway_config_that_never_gets_ready_is_rolled_back(lab: LabFleet, second: DeployRun, tmp_path: Path) -> None:

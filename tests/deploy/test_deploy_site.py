@@ -20,6 +20,7 @@ from fake_fleet import FAKE_AUTH_KEY, write_fake_inventory
 
 from llmfleet.inventory.loader import load_inventory
 from llmfleet.render.context import gateway_secrets
+from llmfleet.versions import DEFAULT_TAILSCALE_VERSION
 
 REPO = Path(__file__).resolve().parents[2]
 PYINFRA = str(Path(sys.executable).parent / "pyinfra")
@@ -61,7 +62,8 @@ def test_site_runs_end_to_end_and_prints_no_secret(tmp_path: Path, fleet: str) -
         assert "headscale preauthkeys create" in printed, "the key is minted during the run"
         assert "joined the mesh as" in printed
     if any(b.kind == "ollama" for b in inv.backends):
-        assert "Pull Ollama model" in printed
+        pulled = any(m.ollama is None for b in inv.backends if b.kind == "ollama" for m in inv.models_on(b.name))
+        assert ("Pull Ollama model" if pulled else "Create Ollama model") in printed
     if any(b.kind == "llamacpp" for b in inv.backends):
         assert "Wait until llama-server" in printed
     if inv.gateway.runtime == "compose":
@@ -89,17 +91,18 @@ def test_a_missing_secret_stops_the_deploy_naming_only_the_variable(tmp_path: Pa
 
 
 def test_a_pinned_tailscale_archive_is_installed_instead_of_the_apt_package(tmp_path: Path) -> None:
+    v = DEFAULT_TAILSCALE_VERSION  # what the example fleet gets when it pins no version
     values = fleet_secrets("pip")
     unpinned = run_site(tmp_path, "pip", "--dry", "--json", env=values)
     assert unpinned.returncode == 0, unpinned.stderr[-3000:]
-    assert "Install Tailscale 1.78.1" in unpinned.stdout and "Install Tailscale 1.78.1 (sha256" not in unpinned.stdout
+    assert f"Install Tailscale {v}" in unpinned.stdout and f"Install Tailscale {v} (sha256" not in unpinned.stdout
     assert "Add the tailscale apt repository" in unpinned.stdout  # Tailscale's signed apt repository
     sha = "ab" * 32
     overlay = tmp_path / "pip.tailscale.yml"
     overlay.write_text(
-        f"mesh:\n  tailscale_binary:\n    url: https://pkgs.tailscale.com/stable/tailscale_1.78.1_amd64.tgz\n    sha256: '{sha}'\n"
+        f"mesh:\n  tailscale_binary:\n    url: https://pkgs.tailscale.com/stable/tailscale_{v}_amd64.tgz\n    sha256: '{sha}'\n"
     )
     pinned = run_site(tmp_path, "pip", "--dry", "--json", env={**values, "LLMFLEET_OVERLAY": str(overlay)})
     assert pinned.returncode == 0, pinned.stderr[-3000:]
-    assert f"Install Tailscale 1.78.1 (sha256 {sha[:12]})" in pinned.stdout
+    assert f"Install Tailscale {v} (sha256 {sha[:12]})" in pinned.stdout
     assert "Add the tailscale apt repository" not in pinned.stdout  # no apt repository when the archive is pinned

@@ -1,8 +1,9 @@
-"""Facts from the Headscale CLI on the control host: its users (JSON output)."""
+"""Facts from the Headscale CLI on the control host: its users (JSON output) and its version."""
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, TypedDict
 
 from pyinfra.api import FactBase
@@ -40,3 +41,22 @@ class HeadscaleUsers(FactBase[list[HeadscaleUser]]):
 
     def process(self, output: list[str]) -> list[HeadscaleUser]:
         return [{"id": str(u.get("id", "")), "name": str(u.get("name", ""))} for u in _json_list(output)]
+
+
+class HeadscaleVersion(FactBase[str | None]):
+    """The installed Headscale's version (``headscale version`` prints ``v0.23.0`` or ``headscale version v0.29.2``), or ``None``."""
+
+    def requires_command(self) -> str:
+        return "headscale"
+
+    def command(self) -> str:
+        return "headscale version 2>/dev/null || true"
+
+    def process(self, output: list[str]) -> str | None:
+        return parse_headscale_version("\n".join(output))
+
+
+def parse_headscale_version(text: str) -> str | None:
+    """The first ``[v]X.Y.Z`` in ``headscale version`` output (``None`` when there is none, e.g. ``dev``)."""
+    match = re.search(r"\bv?(\d+\.\d+\.\d+)\b", text)
+    return match[1] if match else None

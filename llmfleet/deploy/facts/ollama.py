@@ -32,3 +32,31 @@ class OllamaModels(FactBase[list[str]]):
                 continue
             names.append(normalize_model(fields[0]))
         return sorted(set(names))
+
+
+#: Reads the server's ``/api/tags`` with the host's python3 (deploy installs it everywhere; no curl needed).
+_TAGS = (
+    "import json,sys,urllib.request;"
+    "d=json.load(urllib.request.urlopen('http://'+sys.argv[1]+'/api/tags',timeout=20));"
+    "[print(m['name'],m['digest']) for m in d.get('models') or []]"
+)
+
+
+class OllamaDigests(FactBase[dict[str, str]]):
+    """``{name:tag: digest}`` of the models the Ollama server at ``address`` has (its ``/api/tags``)."""
+
+    default = dict
+
+    def requires_command(self, address: str) -> str:
+        return "python3"
+
+    def command(self, address: str) -> str:
+        return f"python3 -c {shlex.quote(_TAGS)} {shlex.quote(address)} 2>/dev/null || true"
+
+    def process(self, output: list[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for line in output:
+            fields = line.split()
+            if len(fields) == 2:
+                found[normalize_model(fields[0])] = fields[1]
+        return found

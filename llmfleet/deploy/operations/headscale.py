@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from pyinfra import host
 from pyinfra.api import QuoteString, StringCommand, operation
 
-from llmfleet.deploy.facts.headscale import HeadscaleUsers
-from llmfleet.deploy.operations.util import connector_kwargs
+from llmfleet.deploy.facts.headscale import HeadscaleUsers, HeadscaleVersion
+from llmfleet.deploy.operations.util import connector_kwargs, fail
+from llmfleet.render import key_carries_tags
 from llmfleet.versions import HEADSCALE_USER_ID_FLAG, version_tuple
 
 #: First Headscale release whose ``preauthkeys create --user`` takes the user's numeric ID.
@@ -18,6 +20,37 @@ USER_ID_FLAG_VERSION = HEADSCALE_USER_ID_FLAG
 
 class MeshError(RuntimeError):
     """The mesh could not be joined (the message never contains a key)."""
+
+
+def upgrade_refusal(installed: str | None, target: str) -> str | None:
+    """Why going from the installed Headscale to ``target`` must not happen (``None``: it may).
+
+    A downgrade is refused (the database was migrated forward), and so is skipping a minor release:
+    Headscale migrates its database one minor at a time (0.28 dropped the migrations of pre-0.25
+    databases; 0.29 itself refuses to start after a skipped minor or a downgrade).
+    """
+    if installed is None or installed == target:
+        return None
+    have, want = version_tuple(installed)[:3], version_tuple(target)[:3]
+    if want < have:
+        return f"Headscale {installed} is installed; {target} would be a downgrade (its database is already migrated): pin {installed} or newer"
+    if want[:1] == have[:1] and want[1] > have[1] + 1:
+        step = f"{have[0]}.{have[1] + 1}"
+        return (
+            f"Headscale {installed} is installed; {target} skips minor releases: upgrade to the newest {step}.x first, one minor at a time"
+        )
+    return None
+
+
+@operation()
+def upgrade_allowed(target: str):
+    """Fail, before anything of Headscale changes, when ``target`` downgrades or skips a minor release."""
+    installed = host.get_fact(HeadscaleVersion)
+    why = upgrade_refusal(installed, target)
+    if why is None:
+        host.noop(f"Headscale {installed or 'not installed'} -> {target} is allowed")
+        return
+    yield fail(why)
 
 
 @operation()
@@ -29,6 +62,11 @@ def user(user_name: str):
     yield StringCommand("headscale", "users", "create", QuoteString(user_name))
 
 
+def mesh_command(state: Any, control: Any, command: StringCommand) -> list[str]:
+    """Run ``command`` on the control host (output never printed); its stdout lines. Raises :class:`MeshError`."""
+    return _run(state, control, command)
+
+
 def _run(state: Any, control: Any, command: StringCommand) -> list[str]:
     ok, output = control.run_shell_command(command, print_output=False, print_input=state.print_input, **connector_kwargs(control))
     if not ok:
@@ -37,12 +75,25 @@ def _run(state: Any, control: Any, command: StringCommand) -> list[str]:
     return output.stdout_lines
 
 
-def mint_preauth_key(state: Any, control: Any, user: str, headscale_version: str, expiry: str = "10m", ephemeral: bool = False) -> str:
-    """Create a single-use pre-auth key for ``user`` on the control host and return it.
+def mint_preauth_key(
+    state: Any,
+    control: Any,
+    user: str,
+    headscale_version: str,
+    expiry: str = "10m",
+    ephemeral: bool = False,
+    tags: Sequence[str] = (),
+) -> str:
+    """Create a single-use pre-auth key on the control host and return it.
 
+    Per version: ``--user NAME`` (0.23-0.25), ``--user ID`` (0.26-0.27), and from 0.28, where tags are
+    a node's identity, ``--tags`` (the node's tags, no user) when ``tags`` are given.
     The key is read from the command's output, which is never printed (``print_output=False``
     even under ``-vvv``); callers must keep it out of command lines and messages.
     """
+    if tags and key_carries_tags(headscale_version):
+        command = StringCommand("headscale", "preauthkeys", "create", "--tags", QuoteString(",".join(tags)), "--expiration", expiry)
+        return _create_key(state, control, command, ephemeral)
     ident = user
     if version_tuple(headscale_version) >= USER_ID_FLAG_VERSION:
         users = json.loads("\n".join(_run(state, control, StringCommand("headscale", "users", "list", "-o", "json"))) or "[]")
@@ -51,6 +102,10 @@ def mint_preauth_key(state: Any, control: Any, user: str, headscale_version: str
             raise MeshError(f"headscale user {user} does not exist on {control.name}")
         ident = str(match[0]["id"])
     command = StringCommand("headscale", "preauthkeys", "create", "--user", QuoteString(ident), "--expiration", expiry)
+    return _create_key(state, control, command, ephemeral)
+
+
+def _create_key(state: Any, control: Any, command: StringCommand, ephemeral: bool) -> str:
     if ephemeral:
         command = StringCommand(command, "--ephemeral")
     lines = [line.strip() for line in _run(state, control, command) if line.strip()]

@@ -1,4 +1,4 @@
-"""Ollama models pulled only when missing."""
+"""Ollama models: pulled, or created from a pinned GGUF and a rendered Modelfile, only when missing."""
 
 from __future__ import annotations
 
@@ -7,7 +7,17 @@ from collections.abc import Sequence
 from pyinfra import host
 from pyinfra.api import QuoteString, StringCommand, operation
 
-from llmfleet.deploy.facts.ollama import OllamaModels, normalize_model
+from llmfleet.deploy.facts.ollama import OllamaDigests, OllamaModels, normalize_model
+
+#: Checks, on the host, that Ollama at argv[1] lists model argv[2] with digest argv[3] (exit 1 otherwise).
+_VERIFY = (
+    "import json,sys,urllib.request;"
+    "d=json.load(urllib.request.urlopen('http://'+sys.argv[1]+'/api/tags',timeout=20));"
+    "got={m['name']:m['digest'] for m in d.get('models') or []}.get(sys.argv[2]);"
+    "ok=got is not None and sys.argv[3] in ('',got);"
+    "ok or print('error: Ollama lists '+sys.argv[2]+' with digest '+str(got)+', the inventory pins '+sys.argv[3],file=sys.stderr);"
+    "sys.exit(0 if ok else 1)"
+)
 
 
 def parse_models_file(content: str) -> list[str]:
@@ -31,3 +41,29 @@ def models_pulled(models: Sequence[str], address: str, timeout: int = 6 * 3600):
         yield StringCommand(
             "timeout", str(int(timeout)), "env", QuoteString(f"OLLAMA_HOST={address}"), "ollama", "pull", QuoteString(model)
         )
+
+
+@operation()
+def model_created(model: str, modelfile: str, address: str, digest: str | None = None, timeout: int = 3600):
+    """``ollama create model -f modelfile`` unless the server at ``address`` has ``model`` (with ``digest``, when pinned).
+
+    A present model is neither re-created nor pulled. After a create, the digest Ollama reports in
+    ``/api/tags`` is checked against the pin (the operation fails on a mismatch).
+    """
+    name = normalize_model(model)
+    have = host.get_fact(OllamaDigests, address=address).get(name)
+    if have is not None and (digest is None or have == digest):
+        host.noop(f"{name} present (digest {have[:12]})")
+        return
+    yield StringCommand(
+        "timeout",
+        str(int(timeout)),
+        "env",
+        QuoteString(f"OLLAMA_HOST={address}"),
+        "ollama",
+        "create",
+        QuoteString(model),
+        "-f",
+        QuoteString(modelfile),
+    )
+    yield StringCommand("python3", "-c", QuoteString(_VERIFY), QuoteString(address), QuoteString(name), QuoteString(digest or ""))

@@ -9,17 +9,19 @@ operation argument, no printed output and no error message.
 from __future__ import annotations
 
 import hashlib
+import json
 import shlex
 import time
 from collections.abc import Sequence
 from typing import Any
 
+import gevent
 from pyinfra import host, logger
 from pyinfra.api import FunctionCommand, StringCommand, operation
 from pyinfra.facts.files import FileContents
 
 from llmfleet.deploy.facts.tailscale import TailscaleState, TailscaleStatus, parse_status
-from llmfleet.deploy.operations.headscale import MeshError, mint_preauth_key
+from llmfleet.deploy.operations.headscale import MeshError, mesh_command, mint_preauth_key
 from llmfleet.deploy.operations.util import connector_kwargs, fail, first_line
 from llmfleet.layout import RUN_DIR, STATE_DIR, TAILSCALE_APPLIED
 
@@ -79,7 +81,36 @@ def wait_joined(state: Any, node: Any, expect_ip: str | None, timeout: int) -> T
                 f"{node.name} is not online on the mesh after {timeout} s: state {status['backend_state']}, "
                 f"IPs {', '.join(status['ips']) or 'none'}" + (f", expected {expect_ip}" if expect_ip else "")
             )
-        time.sleep(1)
+        gevent.sleep(1)
+
+
+def registered_ips(state: Any, control: Any) -> set[str]:
+    """The IPs of every node Headscale has registered (``headscale nodes list -o json``)."""
+    lines = mesh_command(state, control, StringCommand("headscale", "nodes", "list", "-o", "json"))
+    text = "\n".join(lines).strip() or "[]"
+    try:
+        nodes = json.loads(text[text.find("[") :] if "[" in text else "[]") or []
+    except ValueError:
+        return set()
+    return {str(ip) for n in nodes if isinstance(n, dict) for ip in (n.get("ip_addresses") or n.get("ipAddresses") or [])}
+
+
+def wait_turn(state: Any, control: Any, join_after: Sequence[str], timeout: int) -> None:
+    """Wait (bounded) until every node that joins before this one holds its IP on Headscale.
+
+    Headscale hands out addresses in join order and pyinfra runs hosts in no set order, so each
+    node waits for the ones whose inventory IPs are lower; then it gets the next IP, its own.
+    """
+    if not join_after:
+        return
+    deadline = time.monotonic() + timeout
+    while True:
+        missing = sorted(set(join_after) - registered_ips(state, control))
+        if not missing:
+            return
+        if time.monotonic() >= deadline:
+            raise MeshError(f"the nodes holding {', '.join(missing)} did not join within {timeout} s (they join first)")
+        gevent.sleep(1)
 
 
 def join_mesh(
@@ -93,12 +124,16 @@ def join_mesh(
     expect_ip: str | None,
     key_expiry: str,
     timeout: int,
+    tags: Sequence[str] = (),
+    join_after: Sequence[str] = (),
 ) -> bool:
-    """Execution-time callback: mint a key on the control host, join, verify. Never logs the key."""
+    """Execution-time callback: wait for the nodes before this one, mint a key on the control host,
+    join, verify. Never logs the key."""
     key = ""
     try:
         control = find_host(state, control_host)
-        key = mint_preauth_key(state, control, user, headscale_version, key_expiry)
+        wait_turn(state, control, join_after, 3 * timeout)
+        key = mint_preauth_key(state, control, user, headscale_version, key_expiry, tags=tags)
         ok, output = host.run_shell_command(
             join_command(args, digest, timeout),
             _stdin=key,
@@ -128,8 +163,14 @@ def up(
     expect_ip: str | None = None,
     key_expiry: str = "10m",
     timeout: int = 60,
+    tags: Sequence[str] = (),
+    join_after: Sequence[str] = (),
 ):
     """Join the mesh with ``args`` (the rendered ``tailscale up`` arguments, without a key).
+
+    ``tags``: the node's ACL tags, carried by its pre-auth key where Headscale takes them from the
+    key (0.28+); they count as arguments (a change of tags joins again). ``join_after``: the mesh IPs
+    of the nodes that must hold their addresses first (Headscale allocates in join order).
 
     No-op when the node is running and was last brought up with exactly these arguments.
     Otherwise, at execution, a pre-auth key is minted for ``user`` on ``control_host`` and the
@@ -138,11 +179,15 @@ def up(
     """
     status = host.get_fact(TailscaleStatus)
     applied = first_line(host.get_fact(FileContents, path=TAILSCALE_APPLIED))
-    digest = args_digest(args)
+    digest = args_digest([*args, f"# key tags: {','.join(tags)}"] if tags else args)
     if status["backend_state"] == "Running" and applied == digest:
         host.noop(f"joined the mesh with these arguments ({', '.join(status['ips']) or 'no IP yet'})")
         return
-    yield FunctionCommand(join_mesh, (list(args), digest, control_host, user, headscale_version, expect_ip, key_expiry, int(timeout)), {})
+    yield FunctionCommand(
+        join_mesh,
+        (list(args), digest, control_host, user, headscale_version, expect_ip, key_expiry, int(timeout), list(tags), list(join_after)),
+        {},
+    )
 
 
 @operation()
