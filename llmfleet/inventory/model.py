@@ -367,7 +367,9 @@ class OllamaModelSource(Strict):
         "Tool calling on Ollama needs one that uses `.Tools`.",
         examples=["{{ .System }} {{ .Prompt }}"],
     )
-    system: str | None = Field(default=None, max_length=16384, description="Default system prompt (Modelfile SYSTEM).")
+    system: str | None = Field(
+        default=None, max_length=16384, description="Default system prompt (Modelfile SYSTEM).", examples=["You answer briefly."]
+    )
     parameters: dict[str, int | float | str | list[str]] = Field(
         default_factory=dict,
         description=f"Modelfile PARAMETER lines: {', '.join(OLLAMA_PARAMETERS)} (`stop` may be a list).",
@@ -378,6 +380,7 @@ class OllamaModelSource(Strict):
         description="The model's digest as Ollama reports it in /api/tags; deploy verifies it after `ollama create`. Ollama's "
         "manifest names the GGUF, the Modelfile's layers and the blob's path under the model directory: the same GGUF, Modelfile "
         "and models_dir give the same digest.",
+        examples=["daedfe62ae6255ee352f26dfa6661f72473e2e980f13d6bacc258136f9079e24"],
     )
 
     @field_validator("template", "system")
