@@ -28,13 +28,16 @@ from pydantic_core import core_schema
 ENV_NAME_RE = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 SECRET_REF_PATTERN = r"^(env:[A-Z_][A-Z0-9_]*|file:[~/].+)$"
 
-#: Well-known shapes of real credentials. A string of one of these shapes anywhere in an
-#: inventory is refused, whatever field it is in.
+#: Well-known shapes of real credentials, found anywhere in a string (distinctive prefixes even inside a
+#: word; the generic ``sk-`` shape only at a word start). One anywhere in an inventory is refused,
+#: whatever field it is in, and :func:`redact` removes them from every message.
 LITERAL_SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("an Anthropic API key", re.compile(r"(?<![A-Za-z0-9_-])sk-ant-[A-Za-z0-9_-]{8,}")),
+    ("an Anthropic API key", re.compile(r"sk-ant-[A-Za-z0-9_-]{8,}")),
     (
         "an OpenAI-style key",
-        re.compile(r"^sk-(?:proj-)?[A-Za-z0-9_-]{4,}$|(?<![A-Za-z0-9_-])sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}"),
+        re.compile(
+            r"^sk-(?:proj-)?[A-Za-z0-9_-]{4,}$|sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20,}|(?<![A-Za-z0-9_-])sk-[A-Za-z0-9_-]{20,}"
+        ),
     ),
     ("an AWS access key id", re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Z0-9])")),
     (
@@ -43,11 +46,11 @@ LITERAL_SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"(?<![A-Za-z0-9/+])(?=[A-Za-z0-9/+]{0,39}[A-Z])(?=[A-Za-z0-9/+]{0,39}[a-z])(?=[A-Za-z0-9/+]{0,39}[0-9])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"
         ),
     ),
-    ("a Google API key", re.compile(r"(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{20,}")),
-    ("a Hugging Face token", re.compile(r"(?<![A-Za-z0-9_])hf_[A-Za-z0-9]{20,}")),
-    ("a GitHub token", re.compile(r"(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})")),
-    ("a Slack token", re.compile(r"(?<![A-Za-z0-9])xox[abprs]-[A-Za-z0-9-]{10,}")),
-    ("a Tailscale/Headscale auth key", re.compile(r"(?<![A-Za-z0-9-])tskey-[A-Za-z0-9-]{10,}")),
+    ("a Google API key", re.compile(r"AIza[0-9A-Za-z_-]{30,}")),
+    ("a Hugging Face token", re.compile(r"hf_[A-Za-z0-9]{30,}")),
+    ("a GitHub token", re.compile(r"gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{20,}")),
+    ("a Slack token", re.compile(r"xox[abprs]-[A-Za-z0-9-]{10,}")),
+    ("a Tailscale/Headscale auth key", re.compile(r"tskey-[A-Za-z0-9-]{10,}")),
     ("a private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
     ("a URL with an embedded password", re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@")),
 )
@@ -81,7 +84,8 @@ def redact(text: str) -> str:
         elif description != "an OpenAI-style key":
             text = pattern.sub(f"<redacted: {description}>", text)
         else:
-            text = re.sub(r"(?<![A-Za-z0-9_-])sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{16,}", f"<redacted: {description}>", text)
+            generic = r"sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{16,}|(?<![A-Za-z0-9_-])sk-[A-Za-z0-9_-]{16,}"
+            text = re.sub(generic, f"<redacted: {description}>", text)
     return text
 
 

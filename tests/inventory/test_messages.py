@@ -12,8 +12,8 @@ SECRETS = {
     "openai": "sk-proj-" + "Zx9" * 10,
     "aws access key": "AKIA" + "ABCDEFGHIJKLMNOP",
     "aws secret": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-    "google": "AIza" + "Sy" * 17 + "x",
-    "hugging face": "hf_" + "a1B2" * 8,
+    "google": "AIza" + "Sy" * 17 + "x1",
+    "hugging face": "hf_" + "a1B2" * 9,
     "github": "ghp_" + "c3D4" * 9,
     "github fine-grained": "github_pat_" + "11AAAA" * 5,
     "private key": "-----BEGIN OPENSSH PRIVATE KEY-----",
@@ -23,7 +23,8 @@ SECRETS = {
 @pytest.mark.parametrize("kind", sorted(SECRETS))
 def test_secret_shapes_are_found_anywhere_in_a_string_and_redacted(kind: str) -> None:
     secret = SECRETS[kind]
-    text = f"model note: the key {secret} was pasted here"
+    glued = f"key={secret};" if kind == "aws secret" else f"x{secret}y"  # a bare 40-character secret needs a separator
+    text = f"model note: the key {secret} was pasted here, and again glued: {glued}"
     assert looks_like_literal_secret(text), kind
     assert secret not in redact(text) and "<redacted" in redact(text)
 
