@@ -46,6 +46,7 @@ from fleetlab.processes import managed_process
 from fleetlab.programs import cache_dir, litellm_bin, llama_server_bin
 from fleetlab.tiny_gguf import EAGER_TOOL_CALL_BIAS, write_tiny_gguf
 from llmfleet.inventory import load_inventory
+from llmfleet.inventory.llamacpp_flags import by_field
 from llmfleet.inventory.model import Backend, Inventory
 from llmfleet.render import render_fleet
 
@@ -134,10 +135,11 @@ def _exec_args(unit: str) -> list[str]:
 def llama_argv(unit: str, gguf: Path) -> list[str]:
     """The rendered unit's llama-server command with the local binary and model path."""
     args = _exec_args(unit)[1:]
+    model_flag = by_field("llamacpp.model").flag
     try:
-        i = args.index("--model")
+        i = args.index(model_flag)
     except ValueError:
-        raise LabError("the rendered llama-server unit has no --model") from None
+        raise LabError(f"the rendered llama-server unit has no {model_flag}") from None
     args[i + 1] = str(gguf)
     return [str(llama_server_bin()), *args]
 

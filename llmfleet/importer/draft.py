@@ -41,6 +41,7 @@ from llmfleet.importer.policy import (
 from llmfleet.importer.source import YamlSource
 from llmfleet.importer.units import UnitFile
 from llmfleet.inventory.litellm_keys import key_table
+from llmfleet.inventory.llamacpp_flags import BY_NAME, SWITCHES, LlamaFlag
 from llmfleet.inventory.model import (
     KEYLESS_PROVIDERS,
     BundledPostgres,
@@ -85,42 +86,6 @@ TYPED_INFO = {
 }
 #: Values LiteLLM resolves from its environment (``os.environ/NAME``), as inventory references.
 ENV_VALUE_RE = re.compile(r"^os\.environ/([A-Za-z_][A-Za-z0-9_]*)$")
-LLAMACPP_MANAGED = {
-    "--host",
-    "--port",
-    "--api-key",
-    "-m",
-    "--model",
-    "--ctx-size",
-    "-c",
-    "--parallel",
-    "-np",
-    "--n-gpu-layers",
-    "-ngl",
-    "--gpu-layers",
-    "--jinja",
-    "--flash-attn",
-    "-fa",
-    "--cache-type-k",
-    "-ctk",
-    "--cache-type-v",
-    "-ctv",
-    "--verbose",
-    "-v",
-}
-LLAMACPP_BOOL_FLAGS = {
-    "--jinja",
-    "--verbose",
-    "-v",
-    "--cont-batching",
-    "-cb",
-    "--no-mmap",
-    "--mlock",
-    "--metrics",
-    "--embedding",
-    "--embeddings",
-    "--no-webui",
-}
 
 
 def field_ok(model: type[BaseModel], base: dict[str, Any], name: str, value: Any) -> bool:
@@ -361,35 +326,40 @@ class DraftBuilder:
                 self.todo(f"{where}.version", f"the image tag '{service.image_raw}' names no build; pin the llama.cpp release you run"),
             ),
         }
-        model_path = service.flag("--model", "-m")
+        model_path = service.flag(*BY_NAME["--model"].names)
         filename = PurePosixPath(model_path).name if model_path else "model.gguf"
         tuning["model"] = Note(
             {"url": f"https://todo.invalid/{filename}", "sha256": ZERO_SHA256},
             self.todo(f"{where}.model", f"download URL and SHA-256 of {filename} (was {model_path or 'not given'})"),
         )
-        ctx = _int(service.flag("--ctx-size", "-c"))
+        ctx = _int(service.flag(*BY_NAME["--ctx-size"].names))
         tuning["ctx_size"] = (
             ctx
             if ctx and ctx >= 256
             else Note(4096, self.todo(f"{where}.ctx_size", "no --ctx-size in the source; set the context you serve"))
         )
-        for flags, name in ((("--parallel", "-np"), "parallel"), (("--n-gpu-layers", "-ngl", "--gpu-layers"), "n_gpu_layers")):
-            value = _int(service.flag(*flags))
+        for name in ("parallel", "n_gpu_layers"):
+            value = _int(service.flag(*BY_NAME[f"--{name.replace('_', '-')}"].names))
             if value is not None and field_ok(LlamaCppTuning, _LLAMACPP_BASE, name, value):
                 tuning[name] = value
         tuning["jinja"] = True if service.has_flag("--jinja") else Note(False, "no --jinja in the source: tool calling needs it")
-        fa = service.flag("--flash-attn", "-fa")
-        if service.has_flag("--flash-attn", "-fa") and (fa is None or fa.startswith("-") or fa.lower() not in ("off", "false", "0")):
+        fa = service.flag(*BY_NAME["--flash-attn"].names)
+        if service.has_flag(*BY_NAME["--flash-attn"].names) and (
+            fa is None or fa.startswith("-") or fa.lower() not in ("off", "false", "0")
+        ):
             tuning["flash_attn"] = True
-        for flags, name in ((("--cache-type-k", "-ctk"), "cache_type_k"), (("--cache-type-v", "-ctv"), "cache_type_v")):
-            value = service.flag(*flags)
+        for name in ("cache_type_k", "cache_type_v"):
+            value = service.flag(*BY_NAME[f"--{name.replace('_', '-')}"].names)
             if value in ("f16", "q8_0", "q4_0"):
                 tuning[name] = value
-        extra = _extra_args(service.entrypoint + service.command)
+        threads = _int(service.flag(*BY_NAME["--threads"].names))
+        if threads is not None and field_ok(LlamaCppTuning, _LLAMACPP_BASE, "threads", threads):
+            tuning["threads"] = threads
+        extra, refused = _extra_args(service.entrypoint + service.command)
         if extra:
             tuning["extra_args"] = extra
-        if service.has_flag("--verbose", "-v"):
-            backend.notes.append("--verbose dropped: it logs prompts")
+        for flag in refused:
+            backend.notes.append(f"{flag.flag} dropped: it {flag.why}")
         tuning["binary"] = Note(
             {"url": "https://todo.invalid/llama-server.zip", "sha256": ZERO_SHA256},
             self.todo(f"{where}.binary", "URL and SHA-256 of the llama-server build (the source used a container image)"),
@@ -632,7 +602,7 @@ class DraftBuilder:
         if d.prefix is not None:
             return d.upstream
         if backend.kind == "llamacpp" and d.endpoint and d.endpoint.service:
-            path = d.endpoint.service.flag("--model", "-m")
+            path = d.endpoint.service.flag(*BY_NAME["--model"].names)
             if path:
                 stem = PurePosixPath(path).name.removesuffix(".gguf")
                 return Note(
@@ -1154,19 +1124,27 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def _extra_args(args: list[str]) -> list[str]:
-    """llama-server flags that have no field of their own (kept in ``extra_args``)."""
+def _extra_args(args: list[str]) -> tuple[list[str], list[LlamaFlag]]:
+    """llama-server flags that have no field of their own (kept in ``extra_args``), and the refused ones (dropped)."""
     out: list[str] = []
-    index = 0
+    refused: list[LlamaFlag] = []
     start = next((i for i, a in enumerate(args) if a.startswith("-")), len(args))
     args = args[start:]
+    index = 0
     while index < len(args):
         flag = args[index]
-        takes_value = flag not in LLAMACPP_BOOL_FLAGS and "=" not in flag and index + 1 < len(args) and not args[index + 1].startswith("-")
         name = flag.split("=", 1)[0]
+        known = BY_NAME.get(name)
+        takes_value = name not in SWITCHES and "=" not in flag and index + 1 < len(args) and not args[index + 1].startswith("-")
+        if known is not None and not known.takes_value:
+            takes_value = False
         group = [flag] + ([args[index + 1]] if takes_value else [])
         index += len(group)
-        if name in LLAMACPP_MANAGED or not flag.startswith("-"):
+        if not flag.startswith("-"):
             continue
+        if known is not None:
+            if known.field is None and known not in refused:
+                refused.append(known)
+            continue  # a field renders it (ctx_size, threads, ...), or it is refused
         out += group
-    return out
+    return out, refused

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator
 
+from llmfleet.inventory.llamacpp_flags import NOT_IN_EXTRA_ARGS
 from llmfleet.inventory.problems import FieldPath, Problem
 
 # ---------------------------------------------------------------- control characters
@@ -246,21 +247,8 @@ ModelId = Annotated[str, AfterValidator(_model_id)]
 
 
 # ---------------------------------------------------------------- llama-server extra_args
-#: Flags llmfleet sets itself, or that would fetch weights around the sha256 pin, or open another listener.
-LLAMA_MANAGED_FLAGS = frozenset(
-    {
-        "--host", "--port", "--api-key", "--api-key-file", "-m", "--model", "-c", "--ctx-size", "-np", "--parallel",
-        "-t", "--threads", "-ngl", "--n-gpu-layers", "--gpu-layers", "-ctk", "--cache-type-k", "-ctv", "--cache-type-v",
-        "-fa", "--flash-attn", "--jinja", "--no-jinja",
-        # weights from anywhere but the pinned GGUF
-        "-hf", "-hfr", "--hf-repo", "-hff", "--hf-file", "-hft", "--hf-token", "-mu", "--model-url", "-hfd", "-hfrd",
-        "--hf-repo-draft", "-md", "--model-draft", "--lora", "--lora-scaled", "--control-vector", "--mmproj", "--mmproj-url",
-        "-hfv", "--hf-repo-v", "--hf-file-v", "-mv", "--model-vocoder", "--docker-repo", "-dr",
-        # other listeners, files and remote backends
-        "--rpc", "--path", "--ssl-key-file", "--ssl-cert-file", "--slot-save-path", "--log-file", "--props", "--webui",
-        "--chat-template-file", "--grammar-file", "-o", "--output",
-    }
-)  # fmt: skip
+#: Flags llmfleet sets itself, or that would fetch weights around the sha256 pin, or open another listener (the one table).
+LLAMA_MANAGED_FLAGS = NOT_IN_EXTRA_ARGS
 
 
 def _extra_args(args: list[str]) -> list[str]:

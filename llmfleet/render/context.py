@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from llmfleet.inventory.llamacpp_flags import by_field
 from llmfleet.inventory.model import Backend, Host, Inventory, Model
 from llmfleet.inventory.secrets import SecretRef
 from llmfleet.layout import (
@@ -610,33 +611,34 @@ def llama_unit_view(inv: Inventory, host: Host, backend: Backend) -> LlamaUnitVi
     t = backend.llamacpp
     assert t is not None
     model_file = f"{MODELS_DIR}/{t.model.filename}"
+    flag = lambda field: by_field(field).flag  # noqa: E731 - the one table's name of each managed flag
     args = [
         LLAMA_SERVER_BIN.format(version=t.version),
-        "--model",
+        flag("llamacpp.model"),
         model_file,
-        "--host",
+        flag("backend.bind"),
         inv.backend_bind_ip(backend),
-        "--port",
+        flag("backend.port"),
         str(backend.port),
-        "--ctx-size",
+        flag("llamacpp.ctx_size"),
         str(t.ctx_size),
-        "--parallel",
+        flag("llamacpp.parallel"),
         str(t.parallel),
-        "--n-gpu-layers",
+        flag("llamacpp.n_gpu_layers"),
         str(t.n_gpu_layers),
     ]
     if t.jinja:
-        args.append("--jinja")
+        args.append(flag("llamacpp.jinja"))
     if _llama_build(t.version) >= LLAMA_FLASH_ATTN_VALUE_BUILD:
-        args += ["--flash-attn", "on" if t.flash_attn else "off"]
+        args += [flag("llamacpp.flash_attn"), "on" if t.flash_attn else "off"]
     elif t.flash_attn:
-        args.append("--flash-attn")
-    args += ["--cache-type-k", t.cache_type_k, "--cache-type-v", t.cache_type_v]
+        args.append(flag("llamacpp.flash_attn"))
+    args += [flag("llamacpp.cache_type_k"), t.cache_type_k, flag("llamacpp.cache_type_v"), t.cache_type_v]
     if t.threads is not None:
-        args += ["--threads", str(t.threads)]
+        args += [flag("llamacpp.threads"), str(t.threads)]
     aliases = sorted({m.upstream for m in inv.models_on(backend.name)})
     if aliases:
-        args += ["--alias", aliases[0]]
+        args += [flag("models.upstream"), aliases[0]]
     args += list(t.extra_args)
     credential = f"{SECRETS_DIR}/{backend.name}.key" if backend.api_key is not None else None
     after = _after(inv, host) if backend.bind == "mesh" else ["network-online.target"]

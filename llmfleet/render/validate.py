@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from llmfleet.inventory.llamacpp_flags import by_field, canonical
 from llmfleet.inventory.model import WILDCARD_BINDS, Inventory
 from llmfleet.inventory.problems import Problem
 from llmfleet.inventory.secrets import looks_like_literal_secret
@@ -297,7 +298,7 @@ def _unit_values(content: str, key: str) -> list[str]:
 
 def _listen_address(args: list[str]) -> str | None:
     for k, arg in enumerate(args):
-        if arg == "--host" and k + 1 < len(args):
+        if canonical(arg) == by_field("backend.bind").flag and k + 1 < len(args):
             return args[k + 1]
     return None
 
