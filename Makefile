@@ -69,6 +69,7 @@ test: $(STAMP) programs lab-tools ## the whole suite: lint + every test, real pr
 bench: $(STAMP) programs lab-tools ## benchmarks; results are written to benchmarks/RESULTS-*.md
 	$(PY) benchmarks/bench_render.py
 	$(PY) benchmarks/bench_checks.py
+	$(PY) benchmarks/bench_ollama_routes.py
 	$(PY) benchmarks/bench_deploy.py
 
 bench-deploy: $(STAMP) programs lab-tools ## only the deploy benchmark (1/2/4 booted lab hosts, a few minutes)
