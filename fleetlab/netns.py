@@ -187,6 +187,12 @@ def setup_host_net(ledger: Ledger, h: HostNet) -> None:
     _ip("-n", h.netns, "route", "add", "default", "via", h.gateway)
     _ip("addr", "add", f"{h.gateway}/24", "dev", h.veth)
     _ip("link", "set", h.veth, "up")
+    if h.mesh_ip:
+        # The machine is not on the mesh. A packet it sends to a mesh IP (a check run from here) must
+        # stay in the lab: it goes to that host's lab address, where the firewall keeps backend ports
+        # for tailscale0. Without this route it would leave through the machine's default route.
+        ledger.add("route", dst=f"{h.mesh_ip}/32", via=h.address)
+        _ip("route", "add", f"{h.mesh_ip}/32", "via", h.address)
 
 
 def netns_pids(name: str) -> list[int]:
