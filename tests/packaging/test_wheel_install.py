@@ -77,6 +77,7 @@ def test_the_wheel_carries_the_package_data_and_not_the_lab(installed: Installed
     assert all(f"llmfleet/deploy/remote/{h}" in names for h in helpers)
     assert "llmfleet/checks/report.schema.json" in names
     assert "llmfleet/data/advisories.toml" in names  # the advisory table `validate` and `audit` read
+    assert "llmfleet/inventory/litellm_keys/1.106.2.json" in names  # the generated LiteLLM key table rules and import read
     assert "llmfleet/checks/testinfra/test_hosts.py" in names
 
 
