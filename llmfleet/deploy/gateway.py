@@ -40,8 +40,10 @@ WHEELHOUSE_REQUIREMENTS = "requirements-litellm.txt"
 READY_TIMEOUT = 180
 #: Debian's podman with the Docker API: ``podman-docker`` links ``/run/docker.sock`` to podman's
 #: socket and provides the ``docker`` CLI (``docker load``, ``docker image inspect``); crun, netavark
-#: and aardvark-dns give containers their network and service-name DNS.
-PODMAN_PACKAGES = ("podman", "podman-docker", "crun", "netavark", "aardvark-dns", "catatonit")
+#: and aardvark-dns give containers their network and service-name DNS; netavark writes a bridge
+#: network's rules with iptables (without it a bridged container fails to start: "netavark: No such
+#: file or directory", seen on a lab host).
+PODMAN_PACKAGES = ("podman", "podman-docker", "crun", "netavark", "aardvark-dns", "catatonit", "iptables")
 
 ENV_HEADER = (
     "Written by llmfleet deploy from the operator's environment — do not edit, do not copy.\n"
