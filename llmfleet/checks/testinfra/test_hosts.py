@@ -24,8 +24,14 @@ def test_rendered_files_are_in_place_with_their_modes(host, fleet_host: Host, re
         assert remote.content_string == f.content, f"{f.dest} differs from what the inventory renders"
 
 
-def test_services_are_enabled_and_running(host, fleet_host: Host, rendered: list[RenderedFile]) -> None:
+#: The unit that serves the Docker API of a compose gateway, by ``gateway.engine.source``.
+ENGINE_UNITS = {"docker-apt": "docker.service", "debian-podman": "podman.socket"}
+
+
+def test_services_are_enabled_and_running(host, fleet_host: Host, rendered: list[RenderedFile], inventory: Inventory) -> None:
     units = {f.service for f in rendered if f.host == fleet_host.name and f.service and f.service.endswith(".service")}
+    if "gateway" in fleet_host.roles and inventory.gateway.runtime == "compose":
+        units.add(ENGINE_UNITS[inventory.gateway.engine.source])  # the gateway itself runs in containers
     assert units or not any(f.host == fleet_host.name for f in rendered)
     for unit in sorted(units):
         service = host.service(unit.removesuffix(".service"))
