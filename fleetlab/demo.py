@@ -141,7 +141,10 @@ def verify_and_check(fleet: labhosts.LabFleet, inventory: Path, key: tuple[str, 
             url = stack.enter_context(seedlab.gateway_url(fleet, inv))
             via = ["--gateway", url] if url else []
             _banner("discovery through the gateway (/v1/models)")
-            found = seedlab.discovery(url or gateway_url(inv), inv, key[1])
+            try:
+                found = seedlab.discovery(url or gateway_url(inv), inv, key[1])
+            except seedlab.DiscoveryFailed as exc:
+                raise StepFailed(str(exc)) from None
             (out / "discovery.json").write_text(json.dumps(found, indent=2) + "\n")
             if found["missing"]:
                 raise StepFailed(f"/v1/models does not list {', '.join(found['missing'])}")

@@ -40,6 +40,10 @@ SEEDS = ("pip", "nova-hybrid", "netbox-chatbox", "mobius-one", "nova-litellm")
 CLOUD_SKIP_REASON = "cloud provider {provider}: the lab has no internet; the real LiteLLM on the lab gateway loaded its config"
 
 
+class DiscoveryFailed(RuntimeError):
+    """The gateway's /v1/models could not be read; the message says why (never the key)."""
+
+
 def seed_files(seed: str) -> tuple[Path, Path, Path]:
     """(inventory, lab overlay, pyinfra inventory) of ``seed``."""
     inv = REPO / "inventories" / f"{seed}.yml"
@@ -154,8 +158,11 @@ def gateway_url(fleet: LabFleet, inv: Inventory) -> Iterator[str | None]:
 
 def discovery(base_url: str, inv: Inventory, master_key: str) -> dict[str, Any]:
     """``GET /v1/models`` through the gateway: every inventory model must be listed (cloud ones included)."""
-    resp = httpx.get(f"{base_url}/v1/models", headers={"Authorization": f"Bearer {master_key}"}, timeout=60)
-    resp.raise_for_status()
+    try:
+        resp = httpx.get(f"{base_url}/v1/models", headers={"Authorization": f"Bearer {master_key}"}, timeout=60)
+        resp.raise_for_status()
+    except httpx.HTTPError as exc:
+        raise DiscoveryFailed(f"GET {base_url}/v1/models: {type(exc).__name__}: {exc}") from None
     listed = sorted(m["id"] for m in resp.json().get("data", []))
     wanted = sorted(m.name for m in inv.models)
     return {"listed": listed, "wanted": wanted, "missing": sorted(set(wanted) - set(listed))}
