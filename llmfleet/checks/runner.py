@@ -44,6 +44,19 @@ def planned_checks(options: Options, target: ModelTarget) -> list[CheckName]:
     return plan
 
 
+#: Modes whose requests the probes know how to send (chat completions and embeddings).
+PROBED_MODES = frozenset({"chat", "embedding"})
+
+
+def unprobed_reason(target: ModelTarget) -> str | None:
+    """Why a model gets no generation probes (a wildcard route, a mode the probes cannot ask), or None."""
+    if target.model.is_wildcard:
+        return f"not probed: {target.name!r} is a wildcard route (it matches names clients send, it is not one model)"
+    if target.model.mode not in PROBED_MODES:
+        return f"not probed: mode {target.model.mode!r} (llmfleet probes chat and embedding models; check this one by hand)"
+    return None
+
+
 @dataclass
 class _ModelRun:
     target: ModelTarget
@@ -94,6 +107,11 @@ async def _run_model(ctx: Ctx, run: _ModelRun, sem: asyncio.Semaphore, progress:
         run.started = True
         step("backend")
         await run.contained(["backend"], lambda: one(backends.check_backend(ctx, t)))
+        unprobed = unprobed_reason(t)
+        if unprobed is not None:
+            run.record_rest("skip", unprobed)
+            step("")
+            return
         step("answer (cold)")
         cold_tokens = 1 if ctx.options.command == "health" else ctx.options.max_tokens
         await run.contained(["answer"], lambda: one(probes.answer(ctx, t, max_tokens=cold_tokens)))

@@ -350,3 +350,26 @@ def test_cli_check_failure_exits_1_and_names_failed_checks(write_fleet, capsys, 
         code = execute(path, Options(gateway=gw.url, samples=1, warmup=0, timeouts=FAST), quiet=True)
     assert code == 1
     assert "1 check(s) failed: m tools" in capsys.readouterr().err
+
+
+def test_models_the_probes_cannot_ask_are_skipped_with_the_reason_never_failed_or_passed() -> None:
+    """A wildcard route or an image/audio/rerank model gets no chat probe (it would fail falsely); each says why."""
+    generous = Timeouts(connect=5.0, stall=15.0, total=30.0, cold_total=30.0)
+    with serve({"m": Behaviour()}, gateway_auth="on", master_key=TEST_KEY) as gw:
+        inv = fleet(
+            [
+                {"name": "m"},
+                {"name": "painter", "upstream": "m", "mode": "image_generation"},
+                {"name": "ranker", "upstream": "m", "mode": "rerank"},
+                {"name": "openai/*", "upstream": "m"},
+            ],
+            backend_port=gw.port,
+        )
+        opts = Options(gateway=gw.url, samples=1, warmup=0, timeouts=generous, global_timeout=120)
+        report = asyncio.run(run_checks(inv, "x.yml", opts, TEST_KEY))
+    assert results_of(report, "m")["answer"].status == "pass"
+    for name, why in (("painter", "mode 'image_generation'"), ("ranker", "mode 'rerank'"), ("openai/*", "wildcard route")):
+        res = results_of(report, name)
+        probed = {c: r for c, r in res.items() if c != "backend"}
+        assert probed and all(r.status == "skip" for r in probed.values()), {c: r.status for c, r in res.items()}
+        assert all(why in r.message for r in probed.values()), [r.message for r in probed.values()]
