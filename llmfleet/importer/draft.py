@@ -25,7 +25,7 @@ from pydantic import BaseModel, ValidationError
 from llmfleet.importer.checks import all_fallbacks, section
 from llmfleet.importer.compose import ComposeFile, Service
 from llmfleet.importer.coverage import Coverage
-from llmfleet.importer.deployments import COST_MAP_MODES, Deployment, Endpoint, provider_env, secret_value
+from llmfleet.importer.deployments import COST_MAP_MODES, Deployment, Endpoint, provider_env, secret_value, shell_vars
 from llmfleet.importer.emit import Note
 from llmfleet.importer.findings import make
 from llmfleet.importer.policy import (
@@ -479,7 +479,7 @@ class DraftBuilder:
                 entry["provider"] = (
                     provider if provider else Note("TODO-provider", self.todo(f"{where}.provider", f"which provider serves {d.model}?"))
                 )
-                entry["upstream"] = d.upstream
+                entry["upstream"] = self.upstream(d, where)
             api_base = d.params.get("api_base") or d.params.get("base_url")
             if isinstance(api_base, str):
                 value = env_ref(api_base)
@@ -578,7 +578,7 @@ class DraftBuilder:
         ollama = "ollama" if d.mode == "embedding" else "ollama_chat"
         provider = ollama if d.prefix in ("ollama", "ollama_chat") else d.prefix or "openai"
         entry["provider"] = provider
-        entry["upstream"] = d.upstream
+        entry["upstream"] = self.upstream(d, f"models.{entry['name']}")
         if "${" in d.endpoint.url or not ADDRESS_RE.match(d.endpoint.host):
             entry["api_base"] = Note(
                 "https://todo.invalid/v1",
@@ -598,9 +598,21 @@ class DraftBuilder:
         if d.prefix == "ollama" and d.mode != "embedding":
             before.append("was ollama/ (drops tools); the draft uses ollama_chat/")
 
+    def upstream(self, d: Deployment, where: str) -> Any:
+        """The model id as the config names it; a TODO where it is shell syntax (LiteLLM does not expand it, a human must)."""
+        names = shell_vars(d.upstream)
+        if not names:
+            return d.upstream
+        return Note(
+            "TODO-model-id",
+            self.todo(
+                f"{where}.upstream", f"the config's model id {d.upstream} is ${{{names[0]}}}, which LiteLLM never expands: put the id"
+            ),
+        )
+
     def local_upstream(self, d: Deployment, backend: BackendDraft, where: str) -> Any:
         if d.prefix is not None:
-            return d.upstream
+            return self.upstream(d, where)
         if backend.kind == "llamacpp" and d.endpoint and d.endpoint.service:
             path = d.endpoint.service.flag(*BY_NAME["--model"].names)
             if path:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from llmfleet.inventory.litellm_keys import SETTINGS_SECTIONS, key_table
 from llmfleet.inventory.llamacpp_flags import by_field, canonical
 from llmfleet.inventory.model import WILDCARD_BINDS, Inventory
 from llmfleet.inventory.problems import Problem
@@ -30,18 +31,6 @@ from llmfleet.render.engine import RenderedFile
 __all__ = ["HujsonError", "hujson_loads", "validate_rendered"]
 
 HEADER = "Rendered by llmfleet from fleet {fleet} — do not edit"
-
-#: Keys each LiteLLM config section may hold (all read by LiteLLM 1.106.2; a typo is silently ignored there).
-LITELLM_SECTION_KEYS = {
-    "litellm_settings": {"drop_params", "json_logs", "request_timeout", "turn_off_message_logging", "callbacks"},
-    "router_settings": {
-        "routing_strategy", "num_retries", "timeout", "stream_timeout", "cooldown_time", "allowed_fails",
-        "enable_pre_call_checks", "redis_host", "redis_port", "redis_password", "fallbacks", "context_window_fallbacks",
-    },
-    "general_settings": {
-        "master_key", "database_url", "store_prompts_in_spend_logs", "background_health_checks", "health_check_interval",
-    },
-}  # fmt: skip
 
 
 def _problem(f: RenderedFile | str, message: str, severity: str = "error") -> Problem:
@@ -101,6 +90,18 @@ def _scalars(value: Any) -> Iterator[str]:
         yield value
 
 
+def _scalars_of_values(value: Any) -> Iterator[str]:
+    """Every string value (not key) in ``value``."""
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _scalars_of_values(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _scalars_of_values(v)
+    elif isinstance(value, str):
+        yield value
+
+
 def _candidates(f: RenderedFile, parsed: Any) -> Iterator[str]:
     """Every string in ``f`` a literal credential could hide in (compose interpolations removed)."""
     for line in f.content.splitlines():
@@ -116,10 +117,25 @@ def _candidates(f: RenderedFile, parsed: Any) -> Iterator[str]:
         yield from (t for t in _SPLIT.split(scalar) if t)
 
 
+def _mapping_keys(value: Any) -> Iterator[str]:
+    """Every key of a mapping in ``value`` (a word such as ``password`` names a field there, it is no value)."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield str(k)
+            yield from _mapping_keys(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _mapping_keys(v)
+
+
 def _check_secrets(f: RenderedFile, parsed: Any, secret_kind: Callable[[str], str | None]) -> Iterator[Problem]:
     reported: set[str] = set()
+    # A flow mapping ({"password": "os.environ/X"}) splits into its keys too: only a value can be an example key.
+    keys_only = set(_mapping_keys(parsed)) - set(_scalars_of_values(parsed))
     for candidate in set(_candidates(f, parsed)):
         kind = secret_kind(candidate)
+        if kind == "a public example key" and candidate in keys_only:
+            continue
         if kind and kind not in reported:
             reported.add(kind)
             yield _problem(f, f"contains what looks like {kind}: rendered files must only name secrets (os.environ/NAME, ${{NAME}})")
@@ -154,14 +170,17 @@ def _check_litellm_config(f: RenderedFile, cfg: Any, inv: Inventory) -> Iterator
             yield _problem(
                 f, f"model_list[{i}] ({d.get('model_name')}): an OpenAI-style route without api_key sends OPENAI_API_KEY upstream"
             )
-    for section, allowed in LITELLM_SECTION_KEYS.items():
+    # Every key must be one the pinned LiteLLM reads in its section (the generated key table): a typo is silently ignored there.
+    table = key_table(inv.gateway.litellm_version)
+    for section in SETTINGS_SECTIONS:
         body = cfg.get(section) or {}
         if not isinstance(body, dict):
             yield _problem(f, f"{section} is not a mapping")
             continue
-        unknown = sorted(set(body) - allowed)
-        if unknown:
-            yield _problem(f, f"{section} has keys llmfleet does not render on purpose: {unknown}")
+        for key in sorted(str(k) for k in body):
+            problem = table.key_problem(section, key)
+            if problem:
+                yield _problem(f, f"{section}: {problem}")
         for key, value in body.items():
             if key in ("master_key", "database_url", "redis_password") and not str(value).startswith("os.environ/"):
                 yield _problem(f, f"{section}.{key} is not an os.environ/ reference")

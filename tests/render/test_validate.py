@@ -120,3 +120,22 @@ def test_hujson_parser():
     for bad in ('{"a": 1', '{"a": "x}', "{/* open", '{"a": 1,, }'):
         with pytest.raises(HujsonError):
             hujson_loads(bad)
+
+
+def test_settings_the_inventory_sets_pass_and_only_values_are_judged_as_example_keys(make_inventory):
+    """Keys the render writes from typed fields (cache, budget) or from a passthrough are keys LiteLLM reads: no error.
+    The flow mapping ``cache_params: {"password": ...}`` names a field; a value ``password`` is still refused."""
+
+    def edit(data):
+        data["gateway"].update(cache={"type": "redis"}, budget={"max_usd": 100}, litellm_settings={"modify_params": True})
+        data["gateway"]["general_settings"] = {"proxy_batch_write_at": 60}
+
+    inv = make_inventory("full", edit)
+    files = render_fleet(inv)
+    assert not [str(p) for p in errors(validate_rendered(files, inv)) if p.path == ("rendered", CONFIG)]
+    cfg = next(f for f in files if f.relpath == CONFIG).content
+    assert '"password": "os.environ/REDIS_PASSWORD"' in cfg
+    tampered = tamper(files, CONFIG, '"password": "os.environ/REDIS_PASSWORD"', '"password": "password"')
+    assert "public example key" in messages(errors(validate_rendered(tampered, inv)), CONFIG)
+    typo = tamper(files, CONFIG, "  modify_params: true\n", "  modify_param: true\n")
+    assert "did you mean 'modify_params'" in messages(errors(validate_rendered(typo, inv)), CONFIG)
