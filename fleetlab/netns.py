@@ -29,6 +29,7 @@ from pathlib import Path
 
 from fleetlab.ledger import Ledger, LedgerEntry
 from llmfleet.inventory.model import Inventory
+from llmfleet.layout import MESH_NETWORK
 
 __all__ = [
     "LAB_NETWORK",
@@ -126,6 +127,10 @@ def nft_table_exists() -> bool:
 def setup_machine_net(ledger: Ledger, mirror_ip: str, open_ports: Sequence[int]) -> None:
     """Machine-wide part: the mirror address, ip_forward and the confining nftables table.
 
+    The table also keeps the machine's own traffic to mesh addresses in the lab: a mesh IP is routed
+    to its host's lab link (:func:`setup_host_net`); anything else in the mesh range (a host not yet
+    routed, a typo in a check's target) is refused on the machine instead of leaving by its default route.
+
     Raises:
         LabNetError: a resource of that name already exists (another lab?), or a command failed.
     """
@@ -158,6 +163,10 @@ def setup_machine_net(ledger: Ledger, mirror_ip: str, open_ports: Sequence[int])
         ip daddr {mirror_ip} tcp dport {{ {ports} }} accept
         icmp type echo-request accept
         counter drop comment "lab hosts may only use the lab's own services on this machine"
+    }}
+    chain output {{
+        type filter hook output priority 0; policy accept;
+        ip daddr {MESH_NETWORK} oifname != "lfh-*" counter reject comment "mesh addresses from the machine stay in the lab"
     }}
 }}
 """

@@ -153,6 +153,19 @@ def test_lab_is_confined_by_its_own_nft_table(lab: labhosts.LabFleet) -> None:
     assert 'iifname "lfh-*" oifname != "lfh-*"' in rules and "drop" in rules
 
 
+def test_the_machines_mesh_traffic_never_leaves_the_lab(lab: labhosts.LabFleet) -> None:
+    """Checks run from the machine reach mesh IPs through the lab links; the rest of the mesh range is refused locally."""
+    from llmfleet.layout import MESH_NETWORK
+
+    rules = subprocess.run(["nft", "list", "chain", "inet", netns.NFT_TABLE, "output"], capture_output=True, text=True, check=True).stdout
+    assert f'ip daddr {MESH_NETWORK} oifname != "lfh-*"' in rules and "reject" in rules, rules
+    routed = [h for h in lab.hosts.values() if h.mesh_ip]
+    assert routed
+    for h in routed:
+        route = subprocess.run(["ip", "route", "get", h.mesh_ip], capture_output=True, text=True, check=True).stdout
+        assert " dev lfh-" in route, f"{h.name}: {route}"
+
+
 def test_teardown_leaves_nothing_behind(lab: labhosts.LabFleet) -> None:
     from fleetlab.ledger import Ledger
 
