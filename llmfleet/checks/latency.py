@@ -30,6 +30,7 @@ Quantiles are nearest-rank (p95 of 10 samples is the largest one): conservative 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import math
 import time
@@ -108,12 +109,11 @@ async def timed_stream(
 ) -> StreamOutcome:
     """:func:`_timed_stream_once`, sent again once when the connection closed before any response
     (a pooled keep-alive connection the server had just closed: clients retry that too)."""
-    out = await _timed_stream_once(client, url, body, headers=headers, timeouts=timeouts, total=total, first_byte=first_byte, clock=clock)
-    if out.retryable:
-        out = await _timed_stream_once(
-            client, url, body, headers=headers, timeouts=timeouts, total=total, first_byte=first_byte, clock=clock
-        )
-    return out
+    once = functools.partial(
+        _timed_stream_once, client, url, body, headers=headers, timeouts=timeouts, total=total, first_byte=first_byte, clock=clock
+    )
+    out = await once()
+    return await once() if out.retryable else out
 
 
 async def _timed_stream_once(
