@@ -32,6 +32,7 @@ import ipaddress
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -86,6 +87,26 @@ class LabFleet:
     def ssh(self, host: str, command: str, *, timeout: float = 30.0):  # -> subprocess.CompletedProcess[str]
         """Run a shell command on ``host`` as root (OpenSSH with the lab's ssh_config); not checked."""
         return ssh_run(SshFiles(self.workdir), host, command, timeout=timeout)
+
+    def run_from_host_net(
+        self, host: str, argv: list[str], *, timeout: float = 120.0, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run a program of *this machine* inside ``host``'s network namespace; not checked.
+
+        The vantage point of a process on that host (its lab address, loopback and, once joined, its
+        tailscale0 mesh interface) with this machine's files and venv: how the lab runs
+        ``llmfleet check`` from a mesh node or from the gateway host itself.
+        """
+        if host not in self.hosts:
+            raise KeyError(f"no lab host {host!r} (hosts: {', '.join(self.hosts)})")
+        return subprocess.run(
+            ["ip", "netns", "exec", f"{netns.NETNS_PREFIX}{host}", *argv],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+            check=False,
+        )
 
     def testinfra_url(self, host: str) -> str:
         """The testinfra host URL of ``host``: OpenSSH with the lab's ssh_config (strict host key checking)."""
