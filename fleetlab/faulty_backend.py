@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import os
 import signal
@@ -110,6 +111,7 @@ class Behaviour:
     tpot_ms: float = 0.0
     tokens: int = 8  # text tokens per answer (capped by max_tokens)
     ollama_placement: str | None = None  # "gpu", "cpu", "split" or None (not loaded) for /api/ps
+    ollama_digest: str | None = None  # the digest /api/tags lists (default: sha256 of the name, like a real manifest digest)
     framing: str = "lf"  # how SSE events are written (FRAMINGS)
     cold_ms: float = 0.0  # the first chat request starts a load this long; until it ends, every request waits silently
     reasoning_ms: float = 0.0  # streams reasoning_content for this long before the first visible output
@@ -309,7 +311,11 @@ class _Handler(BaseHTTPRequestHandler):
             elif path == "/api/version":
                 self._send_json(200, {"version": "0.0.0-faulty"})
             elif path == "/api/tags":
-                self._send_json(200, {"models": [{"name": n, "model": n, "size": 1000} for n in self.server.behaviours]})
+                models = [
+                    {"name": n, "model": n, "size": 1000, "digest": b.ollama_digest or hashlib.sha256(n.encode()).hexdigest()}
+                    for n, b in self.server.behaviours.items()
+                ]
+                self._send_json(200, {"models": models})
             elif path == "/api/ps":
                 loaded = []
                 for n, b in self.server.behaviours.items():

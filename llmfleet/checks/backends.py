@@ -2,8 +2,10 @@
 
 * llama.cpp: ``/health`` is ok (model loaded) and ``/props`` says the chat template supports tools
   (a model whose ``tools`` is ``required`` fails without it; ``optional`` warns);
-* Ollama: the model is pulled (``/api/tags``) and where it is loaded (``/api/ps``: ``size_vram``
-  of ``size`` → GPU, CPU or a split; a model partly or wholly on CPU on a GPU host warns);
+* Ollama: the model is pulled (``/api/tags``), its digest is the one the inventory pins
+  (``models[].ollama.digest``; a different one fails, naming both), and where it is loaded (``/api/ps``:
+  ``size_vram`` of ``size`` → GPU, CPU or a split; a model partly or wholly on CPU on a host with a
+  ``gpu`` section warns; on a host without one, CPU is what the inventory says and passes, said so);
 * OpenAI-compatible: ``<api_path>/models`` answers and lists the upstream model.
 
 A backend bound to the mesh is often not reachable from the operator's machine: a connect error
@@ -134,20 +136,36 @@ async def _ollama(ctx: Ctx, t: ModelTarget, timer: Timer) -> CheckResult:
             name,
             "backend",
             "fail",
-            f"Ollama {b.name} has not pulled {t.model.upstream} (ollama pull {t.model.upstream})",
+            f"Ollama {b.name} has not pulled {t.model.upstream} ("
+            + ("deploy creates it from its GGUF" if t.model.ollama is not None else f"ollama pull {t.model.upstream}")
+            + ")",
             timer,
             http_status=200,
             facts={"pulled": False},
         )
+    digest, pin = _digests(t, pulled[0])
+    facts: dict[str, str | int | float | bool | None] = {"pulled": True, "digest": digest, "digest_pinned": pin}
+    if pin is not None and digest != pin:
+        return model_result(
+            name,
+            "backend",
+            "fail",
+            f"Ollama {b.name} has {t.model.upstream} with digest {_short(digest)}, the inventory pins {_short(pin)}"
+            " (a different model under that name; deploy re-creates or re-pulls it)",
+            timer,
+            http_status=200,
+            facts=facts,
+        )
+    said = f"digest {_short(digest)} as pinned" if pin is not None else f"digest {_short(digest)}, not pinned in the inventory"
     ps = await _get(ctx, f"{t.backend_base}/api/ps", {})
     loaded = [mm for mm in _json(ps).get("models") or [] if {mm.get("name"), mm.get("model")} & wanted] if ps.status == 200 else []
-    facts: dict[str, str | int | float | bool | None] = {"pulled": True, "loaded": bool(loaded)}
+    facts["loaded"] = bool(loaded)
     if not loaded:
         return model_result(
             name,
             "backend",
             "pass",
-            f"Ollama {b.name}: {t.model.upstream} pulled, not loaded (the next request loads it: cold)",
+            f"Ollama {b.name}: {t.model.upstream} pulled ({said}), not loaded (the next request loads it: cold)",
             timer,
             http_status=200,
             facts=facts,
@@ -158,19 +176,35 @@ async def _ollama(ctx: Ctx, t: ModelTarget, timer: Timer) -> CheckResult:
     placement = "GPU" if size and vram >= size else "CPU" if vram == 0 else f"{share:.0%} GPU / {1 - share:.0%} CPU"
     facts.update(placement=placement, size_bytes=size, size_vram_bytes=vram)
     host = ctx.inventory.host_by_name.get(b.host)
-    if placement != "GPU" and host is not None and host.gpu is not None:
+    has_gpu = host is not None and host.gpu is not None
+    if placement != "GPU" and has_gpu:
         return model_result(
             name,
             "backend",
             "warn",
-            f"Ollama {b.name}: {t.model.upstream} loaded on {placement} although the host has a GPU (VRAM full? slow)",
+            f"Ollama {b.name}: {t.model.upstream} loaded on {placement} although the host has a GPU (VRAM full? slow; {said})",
             timer,
             http_status=200,
             facts=facts,
         )
+    where = f"loaded on {placement}" + ("" if placement == "GPU" or has_gpu else f" (host {b.host} declares no GPU)")
     return model_result(
-        name, "backend", "pass", f"Ollama {b.name}: {t.model.upstream} loaded on {placement}", timer, http_status=200, facts=facts
+        name, "backend", "pass", f"Ollama {b.name}: {t.model.upstream} {where}, {said}", timer, http_status=200, facts=facts
     )
+
+
+def _short(digest: str | None) -> str:
+    """The first 12 hex digits, as ``ollama list`` shows a model's ID."""
+    return digest.removeprefix("sha256:")[:12] if digest else "(none listed)"
+
+
+def _digests(t: ModelTarget, tag: dict) -> tuple[str | None, str | None]:
+    """(the digest ``/api/tags`` lists for the model, the digest the inventory pins or ``None``), both bare hex."""
+    got = tag.get("digest")
+    digest = str(got).removeprefix("sha256:") if got else None
+    src = t.model.ollama
+    pin = src.digest.removeprefix("sha256:") if src is not None and src.digest else None
+    return digest, pin
 
 
 async def _openai_compatible(ctx: Ctx, t: ModelTarget, headers: dict[str, str], timer: Timer) -> CheckResult:

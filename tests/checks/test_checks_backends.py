@@ -1,4 +1,7 @@
-"""Backend checks straight to the backend, against the stand-in's llama.cpp and Ollama endpoints."""
+"""Backend checks straight to the backend, against the test fake's llama.cpp and Ollama endpoints (fleetlab.faulty_backend).
+
+The same check against the real Ollama runs from a mesh node in tests/deploy/test_deploy_lab.py.
+"""
 
 from __future__ import annotations
 
@@ -47,6 +50,51 @@ def test_ollama_pulled_and_placement() -> None:
     assert res["split"].status == "warn" and res["split"].facts["placement"] == "60% GPU / 40% CPU"
     assert res["idle"].status == "pass" and "not loaded" in res["idle"].message and res["idle"].facts["loaded"] is False
     assert res["ghost"].status == "fail" and "has not pulled ghost" in res["ghost"].message
+
+
+PINNED = "daedfe62ae6255ee352f26dfa6661f72473e2e980f13d6bacc258136f9079e24"
+OTHER = "4c5164f6533ab9ad52ad42a448b544ee78bba2308a040a03b9cc2d9a774685bd"
+GGUF = {"url": "http://mirror.invalid/tiny.gguf", "sha256": "1" * 64}
+
+
+def _ollama_fleet(port: int, models: list[dict]) -> dict:
+    data = fleet_dict(models, backend_port=port)
+    data["backends"][0].update(kind="ollama", ollama={"version": "0.17.4"})
+    return data
+
+
+def test_ollama_digest_pinned_matches_differs_or_is_not_pinned() -> None:
+    behaviours = {
+        "same:latest": Behaviour(ollama_placement="cpu", ollama_digest=PINNED),
+        "other:latest": Behaviour(ollama_digest=OTHER),
+        "free:latest": Behaviour(ollama_digest=OTHER),
+    }
+    with serve(behaviours) as fb:
+        data = _ollama_fleet(
+            fb.port,
+            [
+                {"name": "same", "ollama": {"gguf": GGUF, "digest": PINNED}},
+                {"name": "other", "ollama": {"gguf": GGUF, "digest": PINNED}},
+                {"name": "free", "ollama": {"gguf": GGUF}},
+            ],
+        )
+        res = _check(data, gpu=False)
+    same, other, free = res["same"], res["other"], res["free"]
+    assert same.status == "pass", same.message
+    assert f"digest {PINNED[:12]} as pinned" in same.message and same.facts["digest"] == PINNED
+    # The host has no gpu section: CPU is what the inventory says (pass), and the message says so.
+    assert "loaded on CPU (host lab declares no GPU)" in same.message and same.facts["placement"] == "CPU"
+    assert other.status == "fail"
+    assert f"digest {OTHER[:12]}, the inventory pins {PINNED[:12]}" in other.message, other.message
+    assert other.facts["digest"] == OTHER and other.facts["digest_pinned"] == PINNED
+    assert free.status == "pass" and f"digest {OTHER[:12]}, not pinned in the inventory" in free.message, free.message
+    assert free.facts["digest_pinned"] is None
+
+
+def test_ollama_created_model_missing_names_the_create_path() -> None:
+    with serve({"else:latest": Behaviour()}) as fb:
+        res = _check(_ollama_fleet(fb.port, [{"name": "mine", "ollama": {"gguf": GGUF, "digest": PINNED}}]), gpu=False)
+    assert res["mine"].status == "fail" and "has not pulled mine (deploy creates it from its GGUF)" in res["mine"].message
 
 
 def test_llamacpp_health_and_template_tools() -> None:
