@@ -148,7 +148,7 @@ def build_mirror(directory: Path, inv: Inventory, *, apt_packages: tuple[str, ..
                 backend=backend.name,
             )
         for model in inv.models:
-            if model.ollama is not None:
+            if model.ollama is not None and model.ollama.gguf is not None:
                 gguf = model.ollama.gguf.filename
                 if gguf not in artifacts:
                     _gguf(directory / gguf)

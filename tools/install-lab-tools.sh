@@ -8,6 +8,7 @@
 #   dpkg-dev          dpkg-scanpackages (the mirror's flat apt repository)
 #   podman, runc, busybox-static   a Docker-compatible engine API for the container-state tests
 #                     (no Docker engine runs here; podman serves the same API the docker SDK reads)
+#   docker-registry   CNCF distribution 2.8 (a real Registry v2) for the Ollama registry-pull test
 # Idempotent: installs only what is missing. Must run as root (the lab itself runs as root).
 set -euo pipefail
 TOOL=install-lab-tools
@@ -19,7 +20,8 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 
 mapfile -t need < <(missing_packages mmdebstrap:mmdebstrap systemd-nspawn:systemd-container nft:nftables ip:iproute2 \
-    ssh:openssh-client ssh-keygen:openssh-client dpkg-scanpackages:dpkg-dev podman:podman runc:runc busybox:busybox-static)
+    ssh:openssh-client ssh-keygen:openssh-client dpkg-scanpackages:dpkg-dev podman:podman runc:runc busybox:busybox-static \
+    docker-registry:docker-registry)
 if ((${#need[@]})); then
     apt_install "${need[@]}"
 else

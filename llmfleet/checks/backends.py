@@ -43,7 +43,7 @@ def _json(reply: Reply) -> dict:
 
 
 def _ollama_names(name: str) -> set[str]:
-    return {name, f"{name}:latest"} if ":" not in name else {name, name.removesuffix(":latest")}
+    return {name, f"{name}:latest"} if ":" not in name.rsplit("/", 1)[-1] else {name, name.removesuffix(":latest")}
 
 
 async def check_backend(ctx: Ctx, target: ModelTarget) -> CheckResult:
@@ -136,9 +136,7 @@ async def _ollama(ctx: Ctx, t: ModelTarget, timer: Timer) -> CheckResult:
             name,
             "backend",
             "fail",
-            f"Ollama {b.name} has not pulled {t.model.upstream} ("
-            + ("deploy creates it from its GGUF" if t.model.ollama is not None else f"ollama pull {t.model.upstream}")
-            + ")",
+            f"Ollama {b.name} has not pulled {t.model.upstream} (" + _how_deploy_gets(t) + ")",
             timer,
             http_status=200,
             facts={"pulled": False},
@@ -191,6 +189,13 @@ async def _ollama(ctx: Ctx, t: ModelTarget, timer: Timer) -> CheckResult:
     return model_result(
         name, "backend", "pass", f"Ollama {b.name}: {t.model.upstream} {where}, {said}", timer, http_status=200, facts=facts
     )
+
+
+def _how_deploy_gets(t: ModelTarget) -> str:
+    src = t.model.ollama
+    if src is None:
+        return f"ollama pull {t.model.upstream}"
+    return f"deploy pulls it from {src.pull.reference(t.model.upstream)}" if src.pull is not None else "deploy creates it from its GGUF"
 
 
 def _short(digest: str | None) -> str:

@@ -134,6 +134,18 @@ def ollama_backend(me: Host, inv: Inventory, backend: Backend) -> None:
     for model in (m for m in inv.models_on(backend.name) if m.ollama is not None):
         src = model.ollama
         assert src is not None
+        if src.pull is not None:
+            ref = src.pull.reference(model.upstream)
+            ollama.model_pulled_from(
+                name=f"Pull Ollama model {model.upstream} from {ref} if missing" + (f" (digest {src.digest[:12]})" if src.digest else ""),
+                model=model.upstream,
+                reference=ref,
+                address=address,
+                insecure=src.pull.insecure,
+                digest=src.digest,
+            )
+            continue
+        assert src.gguf is not None
         modelfile = rendered(me.name, f"ollama/{modelfile_name(model.upstream)}")
         if modelfile is None:
             continue

@@ -353,13 +353,50 @@ class Slo(Strict):
 OLLAMA_PARAMETERS = ("num_ctx", "num_predict", "temperature", "top_k", "top_p", "min_p", "repeat_penalty", "repeat_last_n", "seed", "stop")
 
 
+class OllamaPull(Strict):
+    """Pull the model from an operator-run registry (a Registry v2 such as CNCF distribution), not from ollama.com.
+
+    Ollama 0.17.4 fetches a blob only through a redirect to another host name (ollama#7244): a plain
+    registry that serves blobs itself fails with "no Location header in response". The distribution
+    registry does it with its ``redirect`` storage middleware pointing at a static file server of its
+    storage root under another host name (README, Ollama).
+    """
+
+    registry: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9.-]*(?::[0-9]{1,5})?$",
+        description="The registry's host[:port], as in the reference `ollama pull` takes.",
+        examples=["registry.internal:5000"],
+    )
+    repository: str | None = Field(
+        default=None,
+        pattern=r"^(?:[a-z0-9][a-z0-9._-]*/)?[A-Za-z0-9][A-Za-z0-9._-]*(?::[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?$",
+        description="The repository and tag in that registry; default `library/<upstream>`. Deploy pulls it, then names it "
+        "`upstream` (`ollama cp`, same digest) and removes the long name.",
+        examples=["library/qwen2.5:0.5b"],
+    )
+    insecure: bool = Field(
+        default=False,
+        description="Plain HTTP or unverified TLS (`ollama pull --insecure`); pin `digest` so what arrives is still checked.",
+        examples=[True],
+    )
+
+    def reference(self, upstream: str) -> str:
+        """The full reference deploy pulls (``registry/namespace/model:tag``)."""
+        repo = self.repository or f"library/{upstream}"
+        return f"{self.registry}/{repo}" + ("" if ":" in repo.rsplit("/", 1)[-1] else ":latest")
+
+
 class OllamaModelSource(Strict):
-    """An Ollama model made without a registry: ``ollama create`` from a pinned GGUF and a rendered Modelfile.
+    """An Ollama model without ollama.com: ``ollama create`` from a pinned GGUF and a rendered Modelfile, or a pull
+    from an operator-run registry (``pull``). Exactly one of ``gguf`` and ``pull``.
 
     The Modelfile takes these fields; its ``num_ctx`` is the model's ``context_window`` when set.
     """
 
-    gguf: Artifact = Field(description="The GGUF weights, pinned by SHA-256.")
+    gguf: Artifact | None = Field(default=None, description="The GGUF weights, pinned by SHA-256 (deploy runs `ollama create`).")
+    pull: OllamaPull | None = Field(
+        default=None, description="Pull from this registry instead (its manifest carries template and parameters)."
+    )
     template: str | None = Field(
         default=None,
         max_length=16384,
@@ -377,11 +414,22 @@ class OllamaModelSource(Strict):
     )
     digest: Sha256 | None = Field(
         default=None,
-        description="The model's digest as Ollama reports it in /api/tags; deploy verifies it after `ollama create`. Ollama's "
+        description="The model's digest as Ollama reports it in /api/tags; deploy verifies it after `ollama create` or the pull, "
+        "and `llmfleet check` on every run. For a pull it is the registry's manifest digest (Docker-Content-Digest). Ollama's "
         "manifest names the GGUF, the Modelfile's layers and the blob's path under the model directory: the same GGUF, Modelfile "
         "and models_dir give the same digest.",
         examples=["daedfe62ae6255ee352f26dfa6661f72473e2e980f13d6bacc258136f9079e24"],
     )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> OllamaModelSource:
+        if (self.gguf is None) == (self.pull is None):
+            raise ValueError("set exactly one of gguf (ollama create) and pull (from a registry)")
+        if self.pull is not None:
+            given = [f for f in ("template", "system") if getattr(self, f) is not None] + (["parameters"] if self.parameters else [])
+            if given:
+                raise ValueError(f"{', '.join(given)}: only with gguf; a pulled model's manifest carries them")
+        return self
 
     @field_validator("template", "system")
     @classmethod
@@ -505,7 +553,8 @@ class Model(Strict):
     )
     ollama: OllamaModelSource | None = Field(
         default=None,
-        description="For a model of an Ollama backend: create it offline from a pinned GGUF (else deploy runs `ollama pull upstream`).",
+        description="For a model of an Ollama backend: create it offline from a pinned GGUF, or pull it from an operator-run "
+        "registry (else deploy runs `ollama pull upstream`, from ollama.com).",
     )
     tpm: int | None = Field(
         default=None,

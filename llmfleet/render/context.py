@@ -573,7 +573,7 @@ def json_number(value: Any) -> str:
 def modelfile_view(inv: Inventory, model: Model) -> ModelfileView:
     """``FROM`` the GGUF deploy places in the model directory, then parameters, template and system prompt."""
     src = model.ollama
-    assert src is not None and model.backend is not None
+    assert src is not None and src.gguf is not None and model.backend is not None
     params: dict[str, Any] = {}
     if model.context_window:
         params["num_ctx"] = model.context_window
@@ -969,7 +969,7 @@ def plan_fleet(inv: Inventory) -> list[FileSpec]:
                     h, f"{h}/ollama/models.txt", "ollama/models.txt.j2", ollama_models_view(inv, ollama[:1]), f"{OLLAMA_DIR}/models.txt"
                 )
             )
-            for m in sorted((m for m in inv.models_on(ollama[0].name) if m.ollama is not None), key=lambda m: m.upstream):
+            for m in sorted((m for m in inv.models_on(ollama[0].name) if m.ollama is not None and m.ollama.gguf), key=lambda m: m.upstream):
                 name = modelfile_name(m.upstream)
                 specs.append(
                     FileSpec(h, f"{h}/ollama/{name}", "ollama/Modelfile.j2", modelfile_view(inv, m), f"{OLLAMA_DIR}/modelfiles/{name}")

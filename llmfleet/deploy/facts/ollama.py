@@ -8,9 +8,9 @@ from pyinfra.api import FactBase
 
 
 def normalize_model(name: str) -> str:
-    """``qwen2.5`` and ``qwen2.5:latest`` are the same model to Ollama."""
+    """``qwen2.5`` and ``qwen2.5:latest`` are the same model to Ollama (a ``host:port/`` prefix is no tag)."""
     name = name.strip()
-    return name if ":" in name else f"{name}:latest"
+    return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
 
 
 class OllamaModels(FactBase[list[str]]):

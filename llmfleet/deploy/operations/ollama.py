@@ -1,4 +1,5 @@
-"""Ollama models: pulled, or created from a pinned GGUF and a rendered Modelfile, only when missing."""
+"""Ollama models: pulled (from ollama.com or an operator-run registry), or created from a pinned GGUF and a rendered
+Modelfile, only when missing."""
 
 from __future__ import annotations
 
@@ -66,4 +67,34 @@ def model_created(model: str, modelfile: str, address: str, digest: str | None =
         "-f",
         QuoteString(modelfile),
     )
+    yield StringCommand("python3", "-c", QuoteString(_VERIFY), QuoteString(address), QuoteString(name), QuoteString(digest or ""))
+
+
+def pull_commands(reference: str, name: str, address: str, *, insecure: bool = False, timeout: int = 6 * 3600) -> list[list[str]]:
+    """The argv lists that pull ``reference`` into the Ollama server at ``address`` and name it ``name``.
+
+    ``ollama pull [--insecure] registry/repo:tag``, then ``ollama cp`` to ``name`` (the same manifest, so
+    the same digest) and ``ollama rm`` of the long name, so clients and LiteLLM use ``name``.
+    """
+    ollama = ["env", f"OLLAMA_HOST={address}", "ollama"]
+    argv = [["timeout", str(int(timeout)), *ollama, "pull", *(["--insecure"] if insecure else []), reference]]
+    if normalize_model(reference) != normalize_model(name):
+        argv += [[*ollama, "cp", reference, name], [*ollama, "rm", reference]]
+    return argv
+
+
+@operation()
+def model_pulled_from(model: str, reference: str, address: str, insecure: bool = False, digest: str | None = None, timeout: int = 6 * 3600):
+    """Pull ``model`` from an operator-run registry as ``reference`` unless the server at ``address`` has it (with
+    ``digest``, when pinned); afterwards the digest ``/api/tags`` lists is checked against the pin.
+
+    A present model is neither pulled again nor re-created.
+    """
+    name = normalize_model(model)
+    have = host.get_fact(OllamaDigests, address=address).get(name)
+    if have is not None and (digest is None or have == digest):
+        host.noop(f"{name} present (digest {have[:12]})")
+        return
+    for argv in pull_commands(reference, name, address, insecure=insecure, timeout=timeout):
+        yield StringCommand(*(QuoteString(a) for a in argv))
     yield StringCommand("python3", "-c", QuoteString(_VERIFY), QuoteString(address), QuoteString(name), QuoteString(digest or ""))
