@@ -160,3 +160,39 @@ def test_ollama_pulls_from_a_registry_v2_only_through_a_blob_redirect(ollama: Pa
         blob = next(line for line in (tmp_path / "static.log").read_text().splitlines() if "/docker/registry/v2/blobs/sha256/" in line)
         assert '"GET ' in blob, "the blob came from the static server the registry redirected to"
         print(f"pulled {gguf.stat().st_size} bytes from the registry in {seconds:.2f} s (digest {digest[:12]})")
+
+        # The deploy operation itself (pyinfra @local): pulls once, the re-run changes nothing, a wrong pin fails.
+        first = _deploy(tmp_path, ollama, ref, addr, digest)
+        assert first["success"] == ["@local"] and not first["error"], first
+        assert _tags(dst_port)["tiny-deploy:v1"] == digest
+        again = _deploy(tmp_path, ollama, ref, addr, digest)
+        assert again["no_change"] == ["@local"] and not again["success"], "a present model with the pinned digest is not pulled again"
+        wrong = _pyinfra(tmp_path, ollama, ref, addr, "0" * 64)
+        assert wrong.returncode != 0, "the pulled digest is not the pinned one: the operation fails"
+        assert f"with digest {digest}, the inventory pins {'0' * 64}" in wrong.stdout + wrong.stderr
+
+
+def _pyinfra(tmp_path: Path, ollama: Path, ref: str, addr: str, digest: str) -> subprocess.CompletedProcess[str]:
+    """Run ``model_pulled_from`` with pyinfra on this machine (``@local``)."""
+    deploy = tmp_path / "pull.py"
+    deploy.write_text(
+        "from llmfleet.deploy.operations.ollama import model_pulled_from\n"
+        f"model_pulled_from(name='Pull tiny-deploy', model='tiny-deploy:v1', reference={ref!r}, address={addr!r}, insecure=True,"
+        f" digest={digest!r}, timeout=300)\n"
+    )
+    pyinfra = str(Path(sys.executable).parent / "pyinfra")
+    env = {**os.environ, "PATH": f"{ollama.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    return subprocess.run(
+        [pyinfra, "-y", "@local", str(deploy), "--json"], capture_output=True, text=True, timeout=600, env=env, check=False
+    )
+
+
+def _deploy(tmp_path: Path, ollama: Path, ref: str, addr: str, digest: str) -> dict:
+    """:func:`_pyinfra`, which must succeed; its operation's result (success / no_change / error hosts)."""
+    out = _pyinfra(tmp_path, ollama, ref, addr, digest)
+    try:
+        ops = json.loads(out.stdout)["results"]["operations"]
+    except (ValueError, KeyError):
+        raise AssertionError(f"pyinfra printed no results (exit {out.returncode}): {out.stderr[-2000:]}") from None
+    assert len(ops) == 1, ops
+    return ops[0]
