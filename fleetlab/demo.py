@@ -10,7 +10,9 @@
    ports bound only where intended);
 4. **check** the fleet through its gateway with ``llmfleet check`` (auth enforced, models listed,
    tool calling, warm latency) and ``llmfleet health``; reports go to ``--out`` as JSON, JUnit and
-   Prometheus textfile;
+   Prometheus textfile; then ``llmfleet check`` again from a **mesh node** (inside the gateway host's
+   network namespace, which has its ``tailscale0``): the backend checks reach the backends bound to
+   mesh IPs over the real Tailscale data plane, and each must pass (``check-mesh.json``);
 5. **tear down** the lab, unless it was already up (``make lab-up``) or ``--keep`` is given.
 
 ``python -m fleetlab.demo up`` boots and deploys and leaves the lab running (``make lab-up``);
@@ -37,7 +39,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
@@ -122,6 +124,55 @@ def run_llmfleet(command: str, fleet: labhosts.LabFleet, inventory: Path, key: t
     return subprocess.run(argv, cwd=REPO, env=env, timeout=1200).returncode
 
 
+class MeshCheck(NamedTuple):
+    """The backend verdicts of ``llmfleet check`` run from a mesh node."""
+
+    host: str
+    rc: int
+    backend: dict[str, dict[str, Any]]  # model name -> its backend result (status, message, facts)
+    report: Path
+
+
+def check_from_mesh(fleet: labhosts.LabFleet, inventory: Path, key: tuple[str, str], out: Path, inv: Inventory) -> MeshCheck:
+    """``llmfleet check`` inside the gateway host's network namespace (a mesh node, as the gateway sees the backends).
+
+    From this machine a backend bound to a mesh IP is unreachable (its check is a ``skip``); from the
+    gateway host it answers over ``tailscale0`` through the real ACL. Raises :class:`StepFailed` unless
+    every Ollama model's backend check passes there, every other local model's passes or warns (never a
+    skip: from the mesh every backend must be reachable), and nothing else fails. Tool and latency probes
+    are not repeated.
+    """
+    gateways = [h.name for h in inv.hosts_with("gateway") if h.name in fleet.hosts]
+    if not gateways:
+        raise StepFailed("no lab host has the gateway role: no mesh vantage point to check the backends from")
+    host = gateways[0]
+    report = out / "check-mesh.json"
+    argv = [str(BIN / "llmfleet"), "check", str(inventory), "--no-tools", "--no-latency", "--json", str(report), "--quiet"]
+    if fleet.overlay:
+        argv[3:3] = ["--overlay", str(fleet.overlay)]
+    done = fleet.run_from_host_net(host, argv, timeout=900, env={**os.environ, key[0]: key[1]})
+    if not report.is_file():
+        raise StepFailed(f"llmfleet check from {host}'s network namespace wrote no report (exit {done.returncode}): {done.stderr[-2000:]}")
+    results = json.loads(report.read_text())["results"]
+    backend = {r["subject"]: r for r in results if r["check"] == "backend"}
+    kinds = {m.name: inv.backend_by_name[m.backend].kind for m in inv.models if m.backend in inv.backend_by_name}
+
+    def judged(n: str) -> bool:  # an Ollama model must pass; another backend may warn (e.g. a template without tools)
+        status = backend.get(n, {}).get("status")
+        return status == "pass" or (status == "warn" and kinds[n] != "ollama")
+
+    local = list(kinds)
+    bad = {n: backend.get(n, {}).get("message", f"{n}: no backend result") for n in local if not judged(n)}
+    if bad:
+        raise StepFailed(f"backend checks from the mesh node {host} did not pass:\n  " + "\n  ".join(bad.values()))
+    failed = [r["message"] for r in results if r["status"] == "fail"]
+    if done.returncode != 0 or failed:
+        raise StepFailed(f"llmfleet check from {host}: exit {done.returncode}: " + "; ".join(failed) + f" (report: {report})")
+    for n in local:
+        _say(f"  {backend[n]['status'].upper()} {backend[n]['message']}")
+    return MeshCheck(host, done.returncode, backend, report)
+
+
 def verify_and_check(fleet: labhosts.LabFleet, inventory: Path, key: tuple[str, str], out: Path, inv: Inventory | None = None) -> None:
     """Steps 3 and 4: testinfra on the hosts, then ``llmfleet check`` and ``llmfleet health``.
 
@@ -159,6 +210,9 @@ def verify_and_check(fleet: labhosts.LabFleet, inventory: Path, key: tuple[str, 
             rc = run_llmfleet("check", fleet, inventory, key, *via, *models, "--samples", "5", *reports)
             if rc != 0:
                 raise StepFailed(f"llmfleet check: exit {rc} (report: {out / 'check.json'})")
+        if inv is None:  # the lab fleet; a seed's overlay may place its gateway off the mesh
+            _banner("check the backends from a mesh node (llmfleet check in the gateway host's network namespace)")
+            check_from_mesh(fleet, inventory, key, out, load_inventory(inventory, fleet.overlay))
         if not skipped:
             _banner("on-call health (llmfleet health)")
             rc = run_llmfleet("health", fleet, inventory, key, *via, "--json", str(out / "health.json"))

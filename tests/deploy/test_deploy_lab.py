@@ -19,9 +19,10 @@ import pytest
 import yaml
 
 from fleetlab import hosts as labhosts
-from fleetlab.demo import run_llmfleet, run_testinfra
+from fleetlab.demo import check_from_mesh, run_llmfleet, run_testinfra
 from fleetlab.deployrun import DeployRun, run_site
 from fleetlab.hosts import LabFleet
+from llmfleet.inventory import load_inventory
 
 pytestmark = pytest.mark.lab
 REPO = Path(__file__).resolve().parents[2]
@@ -176,3 +177,32 @@ def test_llmfleet_check_and_health_pass_against_the_deployed_gateway(lab: LabFle
     # A wrong key: the check cannot run and says so (exit 2), never green. (LiteLLM without a database
     # refuses it with 400 "No connected db." rather than 401; the checker knows that refusal.)
     assert run_llmfleet("health", lab, INVENTORY, ("LITELLM_MASTER_KEY", "sk-wrong-" + "0" * 32)) == 2
+
+
+def test_backend_checks_pass_from_a_mesh_node_and_are_skipped_off_it(lab: LabFleet, second: DeployRun, tmp_path: Path) -> None:
+    """``check``'s backend probes against the real Ollama and llama-server, from gw1 (on the mesh) and from this machine (off it)."""
+    key = ("LITELLM_MASTER_KEY", MASTER_KEY)
+    # Load the Ollama model (an empty generate) so /api/ps has it, whatever ran before this test.
+    load = "import json,urllib.request as u; u.urlopen(u.Request('http://100.64.0.2:11434/api/generate', json.dumps({'model':'tiny-ollama','keep_alive':'30m'}).encode()), timeout=120).read()"
+    sh(lab, "gw1", f'python3 -c "{load}"')
+    mesh = check_from_mesh(lab, INVENTORY, key, tmp_path, load_inventory(INVENTORY, lab.overlay))  # raises unless all pass
+    assert mesh.host == "gw1" and mesh.rc == 0
+    ollama = mesh.backend["tiny-ollama"]
+    assert ollama["status"] == "pass", ollama
+    pinned = "daedfe62ae6255ee352f26dfa6661f72473e2e980f13d6bacc258136f9079e24"  # inventories/lab.yml
+    assert ollama["facts"]["digest"] == ollama["facts"]["digest_pinned"] == pinned, ollama
+    assert f"digest {pinned[:12]} as pinned" in ollama["message"]
+    # The lab has no GPU and gpu1 has no gpu section: CPU placement is reported as such, neither warned nor hidden.
+    assert ollama["facts"]["loaded"] is True and ollama["facts"]["placement"] == "CPU", ollama
+    assert ollama["facts"]["size_vram_bytes"] == 0 and "loaded on CPU (host gpu1 declares no GPU)" in ollama["message"]
+    llama = mesh.backend["tiny-chat"]
+    # Reached (/health and /props answered); its chat template's tool support is judged honestly (warn without it).
+    assert llama["status"] in ("pass", "warn") and llama["facts"]["n_ctx"], llama
+    assert MASTER_KEY not in mesh.report.read_text()
+    # From this machine (no mesh address; the backends' firewall drops what does not come over tailscale0)
+    # the same probes cannot connect: skipped with the reason, never passed.
+    report = tmp_path / "check-machine.json"
+    run_llmfleet("check", lab, INVENTORY, key, "--no-tools", "--no-latency", "--json", str(report))
+    off = {r["subject"]: r for r in json.loads(report.read_text())["results"] if r["check"] == "backend"}
+    for model in ("tiny-ollama", "tiny-chat"):
+        assert off[model]["status"] == "skip" and "not reachable from this machine" in off[model]["message"], off[model]
