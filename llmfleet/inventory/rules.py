@@ -292,6 +292,14 @@ def model_routes(inv: Inventory, names: Names) -> Iterator[Problem]:
                 f"use '{fix}/' (set litellm_prefix: {fix}, or remove it: {fix} is the default)"
             )
             yield Problem(("models", i, "litellm_prefix"), message, severity="error" if m.tools == "required" else "warning")
+        src = m.ollama
+        if src is not None and src.pull is not None and src.pull.insecure and src.digest is None:
+            yield Problem(
+                ("models", i, "ollama", "digest"),
+                f"pulled over plain HTTP (or unverified TLS) from {src.pull.registry} and no digest pinned: nothing checks "
+                "what arrives; pin the registry's manifest digest",
+                severity="warning",
+            )
 
 
 def backend_models(inv: Inventory, names: Names) -> Iterator[Problem]:
