@@ -38,10 +38,3 @@ def test_a_hostile_registry_or_repository_is_refused_with_file_line_and_field(pr
     for pull in ({"registry": "r:5000 --insecure"}, {"registry": "$(id)"}, {"registry": "r:5000", "repository": "../x;rm"}):
         problems = problems_of(_pulled(base, pull))
         assert any("fleet.yml:" in p and "models[0].ollama.pull." in p for p in problems), problems
-
-
-def test_an_insecure_pull_without_a_digest_is_a_warning(load_data, base) -> None:
-    loaded = load_data(_pulled(base, {"registry": "r:5000", "insecure": True}))
-    assert [str(w.path) for w in loaded.warnings] == ["('models', 0, 'ollama', 'digest')"]
-    assert "nothing checks what arrives" in str(loaded.warnings[0])
-    assert load_data(_pulled(base, {"registry": "r:5000", "insecure": True}, digest=DIGEST)).warnings == []

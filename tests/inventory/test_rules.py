@@ -269,3 +269,15 @@ def test_extra_args_cannot_bypass_the_pin_or_override_managed_settings(problems_
     backend = next(b for b in base["backends"] if b["kind"] == "llamacpp")
     backend["llamacpp"]["extra_args"] = args
     assert any(".extra_args:" in p and "may not be set in extra_args" in p for p in problems_of(base))
+
+
+def _insecure_pull(base, **more):
+    base["models"][0]["ollama"] = {"pull": {"registry": "r:5000", "insecure": True}, **more}
+    return base
+
+
+def test_an_insecure_pull_without_a_digest_is_a_warning(load_data, base) -> None:
+    loaded = load_data(_insecure_pull(base))
+    assert [str(w.path) for w in loaded.warnings] == ["('models', 0, 'ollama', 'digest')"]
+    assert "nothing checks what arrives" in str(loaded.warnings[0])
+    assert load_data(_insecure_pull(base, digest="c" * 64)).warnings == []
