@@ -16,7 +16,11 @@
 # every dependency is verified against the checksum database (GOSUMDB, served through the proxy).
 # Idempotent: a stamp (version + module checksum + flags) makes re-runs instant.
 #
-# Usage: build-go-programs.sh [headscale] [tailscale] [ollama]     (default: all three)
+# Usage: build-go-programs.sh [headscale] [headscale@VER] [headscale-lab] [tailscale] [ollama]
+#   headscale        the default Headscale (GO_BUILDS)
+#   headscale@VER    one older Headscale the lab starts (HEADSCALE_LAB_BUILDS), e.g. headscale@0.23.0
+#   headscale-lab    every Headscale the lab starts (HEADSCALE_LAB_RELEASES: one per supported minor)
+#   (default: headscale-lab tailscale ollama)
 # Env:
 #   LLMFLEET_CACHE     cache root (default $HOME/.cache/llmfleet)
 #   PYTHON             interpreter that reads the pins from llmfleet.versions (default python3)
@@ -27,9 +31,14 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 command -v go >/dev/null 2>&1 || { log "go is not on PATH (Go 1.26 or newer needed)"; exit 1; }
 
-# pin NAME FIELD: one field of a program's pin, read from the one version module.
+# pin NAME FIELD [VERSION]: one field of a program's pin, read from the one version module.
 pin() {
-    (cd "$ROOT" && "$PYTHON" -c 'import sys; from llmfleet.versions import go_build_pin; print(go_build_pin(sys.argv[1])[sys.argv[2]])' "$1" "$2")
+    (cd "$ROOT" && "$PYTHON" -c 'import sys; from llmfleet.versions import go_build_pin; print(go_build_pin(*sys.argv[1::2])[sys.argv[2]])' "$1" "$2" "${3:-}")
+}
+
+# headscale_lab_versions: every Headscale release the lab starts, oldest first.
+headscale_lab_versions() {
+    (cd "$ROOT" && "$PYTHON" -c 'from llmfleet.versions import headscale_lab_versions; print(" ".join(headscale_lab_versions()))')
 }
 
 # fetch_module TOOLCHAIN MODULE VERSION H1: download MODULE@VERSION through the proxy into the module
@@ -55,30 +64,60 @@ go_install() {
     local modcache
     modcache="$(go env GOMODCACHE)"
     GOTOOLCHAIN="$toolchain" CGO_ENABLED=0 GOFLAGS=-buildvcs=false \
-        GOPROXY="file://$modcache/cache/download,$(go env GOPROXY)" \
+        GOPROXY="file://$modcache/cache/download,$(go env GOPROXY)" GONOSUMDB="${GONOSUMDB:-}" \
         nice -n 10 go install -trimpath -ldflags "$ldflags" "$@"
 }
 
+# verify_by_gosum TOOLCHAIN SRC MODULE@VERSION...: for dependencies the checksum database does not answer
+# for (the proxy's sumdb lookup gives 404), download each through the proxy without asking the database
+# and check its h1: against the go.sum inside the pinned module SRC (itself pinned by its own h1:).
+# Prints the comma-separated module paths for GONOSUMDB.
+verify_by_gosum() {
+    local toolchain=$1 src=$2 spec path version want json sum paths=()
+    shift 2
+    for spec in "$@"; do
+        path="${spec%@*}"; version="${spec#*@}"
+        want="$(awk -v p="$path" -v v="$version" '$1 == p && $2 == v { print $3 }' "$src/go.sum")"
+        [[ -n "$want" ]] || { log "$spec is not in $src/go.sum"; return 1; }
+        json="$(GOTOOLCHAIN="$toolchain" GONOSUMDB="$path" go mod download -json "$spec")" || { log "could not download $spec: $json"; return 1; }
+        sum="$(printf '%s' "$json" | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["Sum"])')"
+        [[ "$sum" == "$want" ]] || { log "checksum mismatch for $spec: got $sum, the pinned module's go.sum says $want"; return 1; }
+        log "verified $spec against the pinned module's go.sum ($sum): the checksum database does not answer for it"
+        paths+=("$path")
+    done
+    (IFS=,; printf '%s\n' "${paths[*]}")
+}
+
+# build_headscale [VERSION]: the default Headscale, or an older one the lab starts. 0.26 and older set
+# their version through -X of a variable (the pin's version_var); 0.28+ read it from the build info.
 build_headscale() {
-    local v module=github.com/juanfont/headscale h1 toolchain dest stamp_content work
-    v="$(pin headscale version)"; h1="$(pin headscale h1)"; toolchain="$(pin headscale toolchain)"
+    local v module=github.com/juanfont/headscale h1 toolchain dest stamp_content work var ldflags t0 src nosumdb unlisted
+    v="$(pin headscale version "${1:-}")"; h1="$(pin headscale h1 "$v")"; toolchain="$(pin headscale toolchain "$v")"
+    var="$(pin headscale version_var "$v")"
     dest="$CACHE/go-programs/headscale-$v"
     stamp_content="headscale v$v $h1 toolchain=$toolchain"
     lock_cache "headscale-$v"
     if stamp_matches "$dest/.installed" "$stamp_content" && [[ -x "$dest/headscale_${v}_linux_amd64" ]]; then
         log "up to date: $dest"; return 0
     fi
-    fetch_module "$toolchain" "$module" "v$v" "$h1" >/dev/null
+    t0=$SECONDS
+    src="$(fetch_module "$toolchain" "$module" "v$v" "$h1")"
+    read -r -a unlisted <<<"$(pin headscale sumdb_missing "$v")"
+    nosumdb=""
+    ((${#unlisted[@]} == 0)) || nosumdb="$(verify_by_gosum "$toolchain" "$src" "${unlisted[@]}")"
     work="$(mktemp -d)"
-    log "building headscale $v (go install, CGO off; a few minutes on 2 cores)"
-    GOBIN="$work" go_install "$toolchain" "-s -w -X $module/cmd/headscale/cli.Version=v$v" "$module/cmd/headscale@v$v"
+    log "building headscale $v (go install, CGO off; 3-6 min cold on 2 busy cores)"
+    ldflags="-s -w"
+    [[ -z "$var" ]] || ldflags+=" -X $var=v$v"
+    GOBIN="$work" GONOSUMDB="$nosumdb" go_install "$toolchain" "$ldflags" "$module/cmd/headscale@v$v"
     "$work/headscale" version >&2
+    "$work/headscale" version 2>&1 | grep -q "v$v" || { log "headscale $v reports another version: $("$work/headscale" version 2>&1 | head -1)"; return 1; }
     mkdir -p "$dest"
     install -m 0755 "$work/headscale" "$dest/headscale_${v}_linux_amd64"
     (cd "$dest" && sha256sum "headscale_${v}_linux_amd64" >SHA256SUMS)
     printf '%s\n' "$stamp_content" >"$dest/.installed"
     rm -rf "$work"
-    log "installed $dest"
+    log "installed $dest ($((SECONDS - t0)) s)"
 }
 
 build_tailscale() {
@@ -147,10 +186,12 @@ build_ollama() {
 }
 
 programs=("$@")
-((${#programs[@]})) || programs=(headscale tailscale ollama)
+((${#programs[@]})) || programs=(headscale-lab tailscale ollama)
 for p in "${programs[@]}"; do
     case "$p" in
         headscale) build_headscale ;;
+        headscale@*) build_headscale "${p#headscale@}" ;;
+        headscale-lab) for v in $(headscale_lab_versions); do build_headscale "$v"; done ;;
         tailscale) build_tailscale ;;
         ollama) build_ollama ;;
         *) log "unknown program: $p"; exit 2 ;;

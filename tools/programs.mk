@@ -19,5 +19,5 @@ compose-bin: ## Docker Compose v2 binary at $CACHE/bin/docker-compose-<ver> (~5 
 llama-server: ## build llama.cpp's llama-server into $CACHE/llama-server-<ver>/ (~4-5 min cold)
 	$(PROGRAMS_ENV) bash $(PROGRAMS_DIR)/build-llama-server.sh
 
-go-programs: ## build Headscale, Tailscale + Ollama from their Go modules into $CACHE/go-programs/ (~20-40 min cold on 2 cores)
+go-programs: ## build Headscale (every release the lab starts: 0.23.0 0.26.1 0.28.0 0.29.2), Tailscale + Ollama from their Go modules into $CACHE/go-programs/ (~30-50 min cold on 2 cores)
 	$(PROGRAMS_ENV) PYTHON=$(abspath $(or $(wildcard .venv/bin/python),$(shell command -v python3))) bash $(PROGRAMS_DIR)/build-go-programs.sh
