@@ -43,11 +43,21 @@ HEADSCALE_TAGGED_KEYS = (0, 28, 0)
 #: refuses ``randomize_client_port`` (now ``randomizeClientPort`` in the policy), refuses to start after a
 #: skipped minor release and after a downgrade (its CHANGELOG, 0.29.0).
 HEADSCALE_NODE_BLOCK = (0, 29, 0)
-#: The Headscale minor releases llmfleet renders configuration and policy for. The newest is started in
-#: the lab with the rendered files; 0.24-0.28 take the same keys as 0.23 (no key llmfleet renders changed
-#: before 0.29, per Headscale's changelog).
-HEADSCALE_OLDEST_MINOR = (0, 23)
-HEADSCALE_NEWEST_MINOR = (0, 29)
+#: The Headscale minor releases llmfleet renders configuration, policy and pre-auth-key commands for, each
+#: with the release that proves it: built here from its Go module (:data:`GO_BUILDS`,
+#: :data:`HEADSCALE_LAB_BUILDS`), started on a booted lab host with the files rendered for it, a key minted
+#: with that minor's command and a real Tailscale :data:`DEFAULT_TAILSCALE_VERSION` joined and online
+#: (``tests/deploy/test_headscale_versions_lab.py``; 0.29 in ``tests/deploy/test_deploy_lab.py``).
+#: One per key-command variant: ``--user NAME`` (0.23), ``--user ID`` (0.26), ``--tags`` (0.28, 0.29).
+#: Another patch release of a listed minor takes the same keys and commands. A minor not listed
+#: (0.24, 0.25, 0.27, anything outside) is refused by ``validate``: what it needs was read from the
+#: changelog, never run (each more minor is one more cold build for CI, see tools/FINDINGS.md).
+HEADSCALE_LAB_RELEASES: dict[tuple[int, int], str] = {
+    (0, 23): "0.23.0",
+    (0, 26): "0.26.1",
+    (0, 28): "0.28.0",
+    (0, 29): DEFAULT_HEADSCALE_VERSION,
+}
 #: First llama.cpp build whose ``--flash-attn`` takes a value (on|off|auto, default auto) instead
 #: of being a bare switch (ggml-org/llama.cpp#15434, shipped by b6327).
 LLAMA_FLASH_ATTN_VALUE_BUILD = 6327
@@ -67,7 +77,13 @@ LLAMA_FLASH_ATTN_VALUE_BUILD = 6327
 #:   module zip lacks llama/llama.cpp/vendor/ (nlohmann/json, stb_image, miniaudio headers), taken from the
 #:   llama-cpp-python sdist; built with cgo, CPU only. From 0.30 Ollama needs a separately built llama-server.
 GO_BUILDS: dict[str, dict[str, str]] = {
-    "headscale": {"version": DEFAULT_HEADSCALE_VERSION, "h1": "h1:eW7zz5yiVlSP1+5zUgPM2YWOoSNkzgX0wBMt5T4zF9g=", "toolchain": "local"},
+    "headscale": {
+        "version": DEFAULT_HEADSCALE_VERSION,
+        "h1": "h1:eW7zz5yiVlSP1+5zUgPM2YWOoSNkzgX0wBMt5T4zF9g=",
+        "toolchain": "local",
+        "version_var": "",  # 0.28+ read their version from the build info
+        "sumdb_missing": "",
+    },
     "tailscale": {"version": DEFAULT_TAILSCALE_VERSION, "h1": "h1:M1czCAtMuIcg+2Z+FBPbJyAk3ZEQGEFKnvHthtE1c6M=", "toolchain": "local"},
     "ollama": {
         "version": DEFAULT_OLLAMA_VERSION,
@@ -80,9 +96,64 @@ GO_BUILDS: dict[str, dict[str, str]] = {
 }
 
 
-def go_build_pin(program: str) -> dict[str, str]:
-    """The build pin of ``program`` (see :data:`GO_BUILDS`); read by ``tools/build-go-programs.sh``."""
+#: The older Headscale releases of :data:`HEADSCALE_LAB_RELEASES`, built for the lab only (``make
+#: go-programs``; the deploy of a lab fleet pinned to one of them downloads it from the lab mirror). Same
+#: build as the default: ``go install`` of the module, its ``h1:`` pinned here. 0.26.1 and older set their
+#: version through ``-X`` of the variable named by ``version_var`` (0.28+ read it from the build info).
+#: ``sumdb_missing``: dependencies (``path@version``, space-separated) the checksum database does not answer
+#: for; each is verified against the ``go.sum`` inside the pinned module (covered by its ``h1:``) instead.
+HEADSCALE_LAB_BUILDS: dict[str, dict[str, str]] = {
+    "0.23.0": {
+        "version": "0.23.0",
+        "h1": "h1:32FqxkHYEXosSCwlkej7q6968r2qMM5HHHU5M80OQsg=",
+        "toolchain": "local",
+        "version_var": "github.com/juanfont/headscale/cmd/headscale/cli.Version",
+        "sumdb_missing": "",
+    },
+    "0.26.1": {
+        "version": "0.26.1",
+        "h1": "h1:WTvvxKtN94jut3Rk8hJPwjK2MdzcFPtrcrMHqlUJGa4=",
+        "toolchain": "local",
+        "version_var": "github.com/juanfont/headscale/hscontrol/types.Version",
+        "sumdb_missing": "",
+    },
+    "0.28.0": {
+        "version": "0.28.0",
+        "h1": "h1:1lz1wj1NhKH2Y+U6URaVochCMrBsb+IUNDjQdwKn37Q=",
+        "toolchain": "local",
+        "version_var": "",
+        # The proxy serves this dependency, but its checksum-database lookup answers 404 (measured
+        # 2026-12-02): the script checks it against the go.sum inside the pinned module instead.
+        "sumdb_missing": "github.com/tailscale/tailsql@v0.0.0-20260105194658-001575c3ca09",
+    },
+}
+
+
+def go_build_pin(program: str, version: str = "") -> dict[str, str]:
+    """The build pin of ``program`` (see :data:`GO_BUILDS`), or of Headscale ``version`` built for the lab
+    (:data:`HEADSCALE_LAB_BUILDS`); read by ``tools/build-go-programs.sh``."""
+    if program == "headscale" and version and version != GO_BUILDS["headscale"]["version"]:
+        return HEADSCALE_LAB_BUILDS[version]
     return GO_BUILDS[program]
+
+
+def headscale_lab_versions() -> list[str]:
+    """Every Headscale release the lab starts, oldest first (what ``make go-programs`` builds)."""
+    return sorted(HEADSCALE_LAB_RELEASES.values(), key=version_tuple)
+
+
+def headscale_version_problem(version: str) -> str | None:
+    """Why llmfleet does not deploy Headscale ``version`` (``None`` when its minor was run in the lab)."""
+    minor = version_tuple(version)[:2]
+    if minor in HEADSCALE_LAB_RELEASES:
+        return None
+    minors = ", ".join(f"{a}.{b}" for a, b in sorted(HEADSCALE_LAB_RELEASES))
+    proven = ", ".join(headscale_lab_versions())
+    return (
+        f"Headscale {version} is not supported: llmfleet renders configuration, policy and pre-auth-key commands only for "
+        f"the Headscale minors it starts in its lab ({minors}; run there: {proven}); {'.'.join(map(str, minor))} was never "
+        f"run, so what it needs is not known for sure. Pin a supported release, e.g. {DEFAULT_HEADSCALE_VERSION}"
+    )
 
 
 # ---------------------------------------------------------------- grammar

@@ -19,7 +19,7 @@ from llmfleet.inventory.litellm_keys import ENTRY_SECTIONS, MANAGED_KEYS, SETTIN
 from llmfleet.inventory.model import CLOUD_PROVIDERS, KEYLESS_PROVIDERS, PREFIXES_BY_KIND, Inventory
 from llmfleet.inventory.problems import Problem, did_you_mean
 from llmfleet.inventory.vram import backend_need
-from llmfleet.versions import CALLBACK_REQUIREMENTS
+from llmfleet.versions import CALLBACK_REQUIREMENTS, headscale_version_problem
 
 #: Prefixes whose route drops the `tools` parameter, and the prefix to use instead.
 TOOL_DROPPING_PREFIXES = {"ollama": "ollama_chat"}
@@ -167,6 +167,12 @@ def mesh_identity(inv: Inventory, names: Names) -> Iterator[Problem]:
         yield Problem(
             ("mesh", "base_domain"), f"Headscale refuses a base_domain ({base}) that contains the server URL's host ({server_host})"
         )
+
+
+def headscale_release(inv: Inventory, names: Names) -> Iterator[Problem]:
+    """The pinned Headscale belongs to a minor llmfleet has run in its lab (``versions.HEADSCALE_LAB_RELEASES``)."""
+    if inv.mesh is not None and (why := headscale_version_problem(inv.mesh.headscale_version)):
+        yield Problem(("mesh", "headscale_version"), why)
 
 
 # ---------------------------------------------------------------- network exposure
@@ -476,6 +482,7 @@ RULES: tuple[Rule, ...] = (
     references,
     roles,
     mesh_identity,
+    headscale_release,
     backend_binds,
     port_conflicts,
     gateway_settings,

@@ -49,12 +49,11 @@ from llmfleet.layout import (
     llama_service,
 )
 from llmfleet.versions import (
-    HEADSCALE_NEWEST_MINOR,
     HEADSCALE_NODE_BLOCK,
-    HEADSCALE_OLDEST_MINOR,
     HEADSCALE_POLICY_V2,
     HEADSCALE_TAGGED_KEYS,
     LLAMA_FLASH_ATTN_VALUE_BUILD,
+    headscale_version_problem,
     version_tuple,
 )
 
@@ -706,12 +705,9 @@ def headscale_view(inv: Inventory) -> HeadscaleView:
 
 
 def headscale_unsupported(version: str) -> str | None:
-    """Why llmfleet cannot render for Headscale ``version`` (None when it can)."""
-    minor = version_tuple(version)[:2]
-    if HEADSCALE_OLDEST_MINOR <= minor <= HEADSCALE_NEWEST_MINOR:
-        return None
-    oldest, newest = (".".join(map(str, m)) for m in (HEADSCALE_OLDEST_MINOR, HEADSCALE_NEWEST_MINOR))
-    return f"Headscale {version} is not supported: llmfleet renders configuration and policy for Headscale {oldest} to {newest}"
+    """Why llmfleet cannot render for Headscale ``version`` (None when it can): see
+    :func:`llmfleet.versions.headscale_version_problem` (only the minors run in the lab)."""
+    return headscale_version_problem(version)
 
 
 def policy_owner(inv: Inventory) -> str:

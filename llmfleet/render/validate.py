@@ -271,7 +271,7 @@ def _check_headscale_config(f: RenderedFile, cfg: Any, inv: Inventory) -> Iterat
         return
     why = headscale_unsupported(mesh.headscale_version)
     if why:
-        yield _problem(f, f"{why}: set mesh.headscale_version to a release in that range")
+        yield _problem(f, why)
     derp = cfg.get("derp") or {}
     if not (derp.get("server") or {}).get("enabled") and not derp.get("urls") and not derp.get("paths"):
         yield _problem(f, "has no DERP relay (embedded server off, no DERP map): Headscale refuses to start")

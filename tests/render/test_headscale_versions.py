@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,7 @@ import yaml
 from llmfleet.inventory.loader import load_inventory
 from llmfleet.render import render_fleet, validate_rendered
 from llmfleet.render.context import headscale_unsupported
-from llmfleet.versions import DEFAULT_HEADSCALE_VERSION
+from llmfleet.versions import DEFAULT_HEADSCALE_VERSION, HEADSCALE_LAB_RELEASES, go_build_pin, headscale_lab_versions
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -41,7 +43,7 @@ def test_029_takes_the_node_block_and_no_randomize_client_port() -> None:
     assert "ephemeral_node_inactivity_timeout" not in cfg and "randomize_client_port" not in cfg
 
 
-@pytest.mark.parametrize("version", ["0.23.0", "0.26.1", "0.28.0"])
+@pytest.mark.parametrize("version", [v for v in headscale_lab_versions() if v != DEFAULT_HEADSCALE_VERSION])
 def test_older_minors_keep_their_keys(version: str) -> None:
     cfg = config(lab(version))
     assert cfg["ephemeral_node_inactivity_timeout"] == "30m" and cfg["randomize_client_port"] is False
@@ -70,30 +72,56 @@ def test_tls_mode_serves_server_url_itself_with_credentials_from_systemd() -> No
     assert "AmbientCapabilities=\n" in behind_proxy["gw1/systemd/headscale.service"]
 
 
-def test_validate_refuses_a_headscale_it_does_not_render_for() -> None:
-    assert headscale_unsupported("0.23.0") is None and headscale_unsupported("0.29.2") is None
-    inv = lab("0.22.3")
+def test_the_supported_minors_are_those_the_lab_runs() -> None:
+    assert sorted(HEADSCALE_LAB_RELEASES) == [(0, 23), (0, 26), (0, 28), (0, 29)]
+    assert HEADSCALE_LAB_RELEASES[(0, 29)] == DEFAULT_HEADSCALE_VERSION
+    for version in ("0.23.0", "0.23.1", "0.26.1", "0.28.0", "0.29.2"):
+        assert headscale_unsupported(version) is None, version
+
+
+@pytest.mark.parametrize("version", ["0.22.3", "0.24.4", "0.25.1", "0.27.1", "0.30.0"])
+def test_render_validation_refuses_a_headscale_minor_never_run(version: str) -> None:
+    inv = lab(version)
     problems = [p for p in validate_rendered(render_fleet(inv), inv) if p.severity == "error"]
-    assert any("Headscale 0.22.3 is not supported" in p.message and "0.23 to 0.29" in p.message for p in problems), problems
-    assert "0.30.0 is not supported" in (headscale_unsupported("0.30.0") or "")
+    assert any(f"Headscale {version} is not supported" in p.message for p in problems), problems
+    why = headscale_unsupported(version) or ""
+    assert "(0.23, 0.26, 0.28, 0.29; run there: 0.23.0, 0.26.1, 0.28.0, 0.29.2)" in why and "was never run" in why
 
 
-def _headscale() -> Path:
+def test_validate_refuses_an_unsupported_headscale_with_file_line_field(tmp_path: Path) -> None:
+    text = (REPO / "inventories" / "lab.yml").read_text()
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if t.strip().startswith("headscale_version:"))
+    bad = tmp_path / "fleet.yml"
+    bad.write_text(text.replace("headscale_version: 0.29.2", "headscale_version: 0.25.1"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "llmfleet.cli", "validate", str(bad)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "COLUMNS": "400"},
+    )
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert f"fleet.yml:{line} mesh.headscale_version: Headscale 0.25.1 is not supported" in proc.stderr, proc.stderr
+    assert "0.23, 0.26, 0.28, 0.29" in proc.stderr
+
+
+def _headscale(version: str) -> Path:
     from fleetlab.programs import ProgramMissing, go_release
 
     try:
-        return go_release("headscale", DEFAULT_HEADSCALE_VERSION)
+        return go_release("headscale", version)
     except ProgramMissing as exc:
         pytest.skip(str(exc))
 
 
 @pytest.mark.real
-def test_the_real_headscale_accepts_the_rendered_config_and_policy(tmp_path: Path) -> None:
-    """``headscale configtest`` (the newest, built here) on the rendered files, paths moved into tmp."""
+@pytest.mark.parametrize("version", headscale_lab_versions())
+def test_the_real_headscale_accepts_the_rendered_config_and_policy(tmp_path: Path, version: str) -> None:
+    """``headscale configtest`` of each supported release (built here) on the files rendered for it, paths moved into tmp."""
     binary = tmp_path / "headscale"
-    shutil.copy(_headscale(), binary)
+    shutil.copy(_headscale(version), binary)
     binary.chmod(0o755)
-    out = files(lab())
+    out = files(lab(version))
     (tmp_path / "acl.hujson").write_text(out["gw1/headscale/acl.hujson"])
     tls = tmp_path / "tls"
     tls.mkdir()
@@ -114,7 +142,33 @@ def test_the_real_headscale_accepts_the_rendered_config_and_policy(tmp_path: Pat
     (tmp_path / "config.yaml").write_text(text)
     run = subprocess.run([str(binary), "configtest", "-c", str(tmp_path / "config.yaml")], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr
+    if version != DEFAULT_HEADSCALE_VERSION:
+        return
     broken = text.replace("logtail:\n  enabled: false\n", "logtail:\n  enabled: false\nrandomize_client_port: false\n")
     (tmp_path / "config.yaml").write_text(broken)
     run = subprocess.run([str(binary), "configtest", "-c", str(tmp_path / "config.yaml")], capture_output=True, text=True, timeout=120)
     assert run.returncode != 0 and "randomize_client_port" in run.stdout + run.stderr, "0.29 refuses the pre-0.29 key"
+
+
+def test_every_supported_release_has_a_pinned_build() -> None:
+    for version in headscale_lab_versions():
+        pin = go_build_pin("headscale", version)
+        assert pin["version"] == version and pin["h1"].startswith("h1:") and pin["h1"].endswith("="), pin
+        assert {"toolchain", "version_var", "sumdb_missing"} <= set(pin), pin
+
+
+@pytest.mark.real
+@pytest.mark.parametrize("version", headscale_lab_versions())
+def test_each_built_release_is_recorded_and_reports_its_version(version: str) -> None:
+    """The cache holds the release the lab mirror serves: sha256 as recorded in SHA256SUMS, `version` as pinned."""
+    from fleetlab.mirror import sha256_file
+    from fleetlab.programs import ProgramMissing, go_release
+
+    try:
+        binary = go_release("headscale", version)
+    except ProgramMissing as exc:
+        pytest.skip(str(exc))
+    recorded = dict(reversed(line.split()) for line in (binary.parent / "SHA256SUMS").read_text().splitlines())
+    assert recorded[binary.name] == sha256_file(binary)
+    out = subprocess.run([str(binary), "version"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and f"v{version}" in out.stdout + out.stderr
