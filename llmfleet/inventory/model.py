@@ -913,7 +913,11 @@ class Mesh(Strict):
     """The Headscale control server and the tailnet it runs."""
 
     headscale_host: HostName = Field(description="The host running Headscale (role `headscale`).", examples=["gw1"])
-    headscale_version: str = Field(pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$", description="Pinned Headscale release.", examples=["0.23.0"])
+    headscale_version: str = Field(
+        pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$",
+        description="Pinned Headscale release, of a minor llmfleet's lab runs (0.23, 0.26, 0.28, 0.29; `versions.HEADSCALE_LAB_RELEASES`).",
+        examples=["0.29.2"],
+    )
     headscale_binary: Artifact | None = Field(default=None, description="The Headscale release binary, pinned by SHA-256.")
     tailscale_version: str = Field(
         default=DEFAULT_TAILSCALE_VERSION,

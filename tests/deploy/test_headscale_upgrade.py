@@ -31,6 +31,9 @@ def test_fresh_installs_patch_and_one_minor_upgrades_are_allowed(installed: str 
 def test_a_skipped_minor_is_refused_with_the_next_step() -> None:
     why = upgrade_refusal("0.23.0", "0.29.2")
     assert why is not None and "skips minor releases" in why and "0.24.x first" in why
+    assert "llmfleet does not deploy 0.24" in why, "0.24 is not a minor the lab runs"
+    assert "does not deploy" not in (upgrade_refusal("0.28.0", "0.30.0") or "x does not deploy 0.29"), "0.29 is deployed"
+    assert "llmfleet does not deploy 0.27" in (upgrade_refusal("0.26.1", "0.29.2") or "")
 
 
 def test_a_downgrade_is_refused() -> None:

@@ -172,3 +172,10 @@ def test_each_built_release_is_recorded_and_reports_its_version(version: str) ->
     assert recorded[binary.name] == sha256_file(binary)
     out = subprocess.run([str(binary), "version"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and f"v{version}" in out.stdout + out.stderr
+
+
+def test_the_schema_names_the_supported_minors() -> None:
+    from llmfleet.inventory.model import Mesh
+
+    description = Mesh.model_fields["headscale_version"].description or ""
+    assert f"({', '.join(f'{a}.{b}' for a, b in sorted(HEADSCALE_LAB_RELEASES))};" in description

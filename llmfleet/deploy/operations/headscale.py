@@ -12,7 +12,7 @@ from pyinfra.api import QuoteString, StringCommand, operation
 from llmfleet.deploy.facts.headscale import HeadscaleUsers, HeadscaleVersion
 from llmfleet.deploy.operations.util import connector_kwargs, fail
 from llmfleet.render import key_carries_tags
-from llmfleet.versions import HEADSCALE_USER_ID_FLAG, version_tuple
+from llmfleet.versions import HEADSCALE_USER_ID_FLAG, headscale_version_problem, version_tuple
 
 #: First Headscale release whose ``preauthkeys create --user`` takes the user's numeric ID.
 USER_ID_FLAG_VERSION = HEADSCALE_USER_ID_FLAG
@@ -36,9 +36,12 @@ def upgrade_refusal(installed: str | None, target: str) -> str | None:
         return f"Headscale {installed} is installed; {target} would be a downgrade (its database is already migrated): pin {installed} or newer"
     if want[:1] == have[:1] and want[1] > have[1] + 1:
         step = f"{have[0]}.{have[1] + 1}"
-        return (
+        why = (
             f"Headscale {installed} is installed; {target} skips minor releases: upgrade to the newest {step}.x first, one minor at a time"
         )
+        if headscale_version_problem(f"{step}.0"):
+            why += f" (llmfleet does not deploy {step}, which its lab never ran: take that step by hand, then pin the next minor)"
+        return why
     return None
 
 
@@ -91,18 +94,28 @@ def mint_preauth_key(
     The key is read from the command's output, which is never printed (``print_output=False``
     even under ``-vvv``); callers must keep it out of command lines and messages.
     """
-    if tags and key_carries_tags(headscale_version):
-        command = StringCommand("headscale", "preauthkeys", "create", "--tags", QuoteString(",".join(tags)), "--expiration", expiry)
-        return _create_key(state, control, command, ephemeral)
-    ident = user
-    if version_tuple(headscale_version) >= USER_ID_FLAG_VERSION:
+    user_id = None
+    if not (tags and key_carries_tags(headscale_version)) and version_tuple(headscale_version) >= USER_ID_FLAG_VERSION:
         users = json.loads("\n".join(_run(state, control, StringCommand("headscale", "users", "list", "-o", "json"))) or "[]")
         match = [u for u in users or [] if u.get("name") == user]
         if not match:
             raise MeshError(f"headscale user {user} does not exist on {control.name}")
-        ident = str(match[0]["id"])
-    command = StringCommand("headscale", "preauthkeys", "create", "--user", QuoteString(ident), "--expiration", expiry)
-    return _create_key(state, control, command, ephemeral)
+        user_id = str(match[0]["id"])
+    argv = preauth_key_argv(headscale_version, user, expiry, tags=tags, user_id=user_id)
+    return _create_key(state, control, StringCommand(*(QuoteString(a) if i > 2 else a for i, a in enumerate(argv))), ephemeral)
+
+
+def preauth_key_argv(headscale_version: str, user: str, expiry: str, *, tags: Sequence[str] = (), user_id: str | None = None) -> list[str]:
+    """The ``headscale preauthkeys create`` command of ``headscale_version``: ``--tags`` (0.28+, tags given),
+    ``--user ID`` (0.26-0.27: ``user_id``, the user's numeric ID) or ``--user NAME`` (0.23-0.25)."""
+    base = ["headscale", "preauthkeys", "create"]
+    if tags and key_carries_tags(headscale_version):
+        return [*base, "--tags", ",".join(tags), "--expiration", expiry]
+    if version_tuple(headscale_version) >= USER_ID_FLAG_VERSION:
+        if user_id is None:
+            raise MeshError(f"Headscale {headscale_version} takes the user's numeric ID (--user ID); it is not known")
+        return [*base, "--user", user_id, "--expiration", expiry]
+    return [*base, "--user", user, "--expiration", expiry]
 
 
 def _create_key(state: Any, control: Any, command: StringCommand, ephemeral: bool) -> str:
