@@ -191,13 +191,31 @@ def up(
 
 
 @operation()
-def verify_online(expect_ip: str | None = None):
-    """Fail unless the node is running, online and holds ``expect_ip`` (the inventory's mesh IP)."""
+def verify_online(expect_ip: str | None = None, timeout: int = 120):
+    """Fail unless the node is running, online and holds ``expect_ip`` (the inventory's mesh IP).
+
+    A node that runs with the right address but is not online yet (it reconnects after Headscale
+    restarted, e.g. on an upgrade) is waited for, up to ``timeout`` seconds.
+    """
     status = host.get_fact(TailscaleStatus)
     if joined(status, expect_ip):
         host.noop(f"online on the mesh as {', '.join(status['ips'])}")
+        return
+    if status["backend_state"] == "Running" and (expect_ip is None or expect_ip in status["ips"]):
+        yield FunctionCommand(wait_online, (expect_ip, int(timeout)), {})
         return
     yield fail(
         f"not online on the mesh: state {status['backend_state']}, IPs {', '.join(status['ips']) or 'none'}"
         + (f"; the inventory says {expect_ip} (Headscale allocates in join order: check `headscale nodes list`)" if expect_ip else "")
     )
+
+
+def wait_online(state: Any, host: Any, expect_ip: str | None, timeout: int) -> bool:
+    """Execution-time callback of :func:`verify_online`: poll until the node is online again (bounded)."""
+    try:
+        status = wait_joined(state, host, expect_ip, timeout)
+    except MeshError as exc:
+        host.log_styled(str(exc), fg="red", log_func=logger.error)
+        return False
+    host.log(f"online on the mesh again as {', '.join(status['ips'])}")
+    return True
