@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from llmfleet.deploy.operations.headscale import MeshError, mint_preauth_key
+from llmfleet.deploy.operations.headscale import MeshError, mint_preauth_key, preauth_key_argv
 from llmfleet.deploy.operations.tailscale import AUTH_KEY_FILE, args_digest, join_command, join_mesh
 from llmfleet.layout import TAILSCALE_APPLIED
 
@@ -176,3 +176,24 @@ def test_sudo_is_passed_on_to_callback_commands() -> None:
     node.current_op_global_arguments = {"_sudo": True, "_stdin": None, "_timeout": None}
     assert run_join(control, node) is True
     assert node.calls[0]["_sudo"] is True
+
+
+@pytest.mark.parametrize(
+    ("version", "tail"),
+    [
+        ("0.23.0", ["--user", "llmfleet"]),
+        ("0.25.1", ["--user", "llmfleet"]),
+        ("0.26.1", ["--user", "3"]),
+        ("0.27.1", ["--user", "3"]),
+        ("0.28.0", ["--tags", "tag:gpu"]),
+        ("0.29.2", ["--tags", "tag:gpu"]),
+    ],
+)
+def test_the_pre_auth_key_command_per_headscale_version(version: str, tail: list[str]) -> None:
+    argv = preauth_key_argv(version, "llmfleet", "10m", tags=["tag:gpu"], user_id="3")
+    assert argv == ["headscale", "preauthkeys", "create", *tail, "--expiration", "10m"]
+
+
+def test_a_user_id_version_without_the_id_is_an_error_not_a_name() -> None:
+    with pytest.raises(MeshError, match="numeric ID"):
+        preauth_key_argv("0.26.1", "llmfleet", "10m")
