@@ -58,6 +58,8 @@ GGUF_RECIPES: dict[str, tuple[int, str, bool]] = {
     "tiny-qwen2.5-tools.gguf": (0, "qwen2.5-tools", False),
     "tiny-eager-tools.gguf": (0, "qwen2.5-tools", True),
     "tiny-chatml.gguf": (0, "chatml", False),
+    # Scripted, not random: answers llmfleet's tool probe with real tool calls (fleetlab.tiny_gguf).
+    "tiny-scripted-tools.gguf": (0, "scripted-tools", False),
 }
 
 

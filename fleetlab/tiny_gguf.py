@@ -34,13 +34,19 @@ from pathlib import Path
 import numpy as np
 
 __all__ = [
+    "CHATML_GO_TEMPLATE",
     "CHATML_TEMPLATE",
     "EAGER_TOOL_CALL_BIAS",
+    "QWEN25_TOOLS_GO_TEMPLATE",
     "QWEN25_TOOLS_TEMPLATE",
+    "SCRIPTED_CALLS",
+    "SCRIPTED_TEMPLATE",
     "SPECIAL_TOKENS",
     "TEMPLATES",
     "build_vocab",
     "byte_tokens",
+    "scripted_call_text",
+    "write_scripted_tools_gguf",
     "write_tiny_gguf",
 ]
 
@@ -117,6 +123,8 @@ CHATML_TEMPLATE = """\
 """
 
 TEMPLATES: dict[str, str] = {"qwen2.5-tools": QWEN25_TOOLS_TEMPLATE, "chatml": CHATML_TEMPLATE}
+#: ``template`` value of :func:`write_tiny_gguf` that writes the scripted tool-call model instead.
+SCRIPTED_TEMPLATE = "scripted-tools"
 
 # (text, gguf token type): 3 = CONTROL (not rendered in output), 4 = USER_DEFINED (rendered as text,
 # matched whole in prompts), as in Qwen2.5's own GGUF files.
@@ -211,7 +219,8 @@ def write_tiny_gguf(
     Args:
         path: output file (parent directories are created).
         seed: RNG seed; the same seed and template always give byte-identical files.
-        template: ``"qwen2.5-tools"`` (tool-capable) or ``"chatml"`` (no tool support).
+        template: ``"qwen2.5-tools"`` (tool-capable) or ``"chatml"`` (no tool support), or
+            ``"scripted-tools"``: the scripted tool-call fixture (:func:`write_scripted_tools_gguf`).
         chat_template: a Jinja chat template that overrides ``template``.
         tool_call_bias: by default ``<tool_call>`` is suppressed, so the model never starts a tool
             call by itself (any tool call is then the server's grammar at work).  A value here
@@ -223,6 +232,10 @@ def write_tiny_gguf(
     Returns:
         The output path.
     """
+    if template == SCRIPTED_TEMPLATE:
+        if chat_template is not None or tool_call_bias is not None:
+            raise ValueError("the scripted model takes no chat_template or tool_call_bias")
+        return write_scripted_tools_gguf(path, seed=seed)
     import gguf  # imported lazily: only needed to generate the model
 
     if chat_template is None:
@@ -319,12 +332,262 @@ def write_tiny_gguf(
     return out
 
 
+# ----------------------------------------------------------------------------- scripted tool model
+#: The arguments the scripted model calls each tool with: those of llmfleet's tool probe
+#: (:data:`llmfleet.checks.toolcall.SCENARIOS`), valid against the tool's JSON schema.
+SCRIPTED_CALLS: dict[str, dict[str, object]] = {
+    "get_weather": {"city": "Tokyo", "days": 3},
+    "convert_currency": {"amount": 250, "from_currency": "USD", "to_currency": "EUR"},
+}
+#: Prompt words (after a space) that steer the scripted model: the probe's questions contain exactly one.
+SCRIPTED_TRIGGERS: dict[str, str] = {" Tokyo": "get_weather", " dollars": "convert_currency", " France": "answer"}
+#: What the scripted model answers without a tool: after " France", else (any other chat).
+SCRIPTED_ANSWER = "Paris."
+SCRIPTED_DEFAULT_ANSWER = ("Hello", " from", " a", " scripted", " test", " model.")
+
+# Ollama's Go prompt template for Qwen2.5 / Hermes-style tool calls (Modelfile TEMPLATE): with `.Tools`, so
+# Ollama accepts `tools` and parses what follows `<tool_call>` (the prefix it reads from `.ToolCalls`).
+QWEN25_TOOLS_GO_TEMPLATE = """\
+{{- if .Messages }}
+{{- if or .System .Tools }}<|im_start|>system
+{{- if .System }}
+{{ .System }}
+{{- end }}
+{{- if .Tools }}
+
+# Tools
+
+You may call one or more functions to assist with the user query.
+
+You are provided with function signatures within <tools></tools> XML tags:
+<tools>
+{{- range .Tools }}
+{"type": "function", "function": {{ .Function }}}
+{{- end }}
+</tools>
+
+For each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:
+<tool_call>
+{"name": <function-name>, "arguments": <args-json-object>}
+</tool_call>
+{{- end }}<|im_end|>
+{{ end }}
+{{- range $i, $_ := .Messages }}
+{{- $last := eq (len (slice $.Messages $i)) 1 -}}
+{{- if eq .Role "user" }}<|im_start|>user
+{{ .Content }}<|im_end|>
+{{ else if eq .Role "assistant" }}<|im_start|>assistant
+{{ if .Content }}{{ .Content }}
+{{- else if .ToolCalls }}<tool_call>
+{{ range .ToolCalls }}{"name": "{{ .Function.Name }}", "arguments": {{ .Function.Arguments }}}
+{{ end }}</tool_call>
+{{- end }}{{ if not $last }}<|im_end|>
+{{ end }}
+{{- else if eq .Role "tool" }}<|im_start|>user
+<tool_response>
+{{ .Content }}
+</tool_response><|im_end|>
+{{ end }}
+{{- if and (ne .Role "assistant") $last }}<|im_start|>assistant
+{{ end }}
+{{- end }}
+{{- else }}
+{{- if .System }}<|im_start|>system
+{{ .System }}<|im_end|>
+{{ end }}{{ if .Prompt }}<|im_start|>user
+{{ .Prompt }}<|im_end|>
+{{ end }}<|im_start|>assistant
+{{ end }}{{ .Response }}{{ if .Response }}<|im_end|>{{ end }}"""
+
+# Ollama's Go prompt template without tools (plain ChatML): Ollama refuses `tools` for a model with it.
+CHATML_GO_TEMPLATE = """\
+{{- range .Messages }}<|im_start|>{{ .Role }}
+{{ .Content }}<|im_end|>
+{{ end }}<|im_start|>assistant
+"""
+
+
+def _bytes_to_token(text: str) -> str:
+    """``text`` in the GPT-2 byte-level spelling a BPE vocabulary stores (" " -> "Ġ", "\\n" -> "Ċ")."""
+    table = byte_tokens()
+    return "".join(table[b] for b in text.encode("utf-8"))
+
+
+def scripted_call_text(name: str) -> str:
+    """The text the scripted model writes between ``<tool_call>`` and ``</tool_call>`` for ``name``."""
+    import json
+
+    return "\n" + json.dumps({"name": name, "arguments": SCRIPTED_CALLS[name]}) + "\n"
+
+
+def _scripted_vocab() -> tuple[list[str], list[int], list[str], dict[str, int]]:
+    """Bytes, the merges that spell each trigger word, special tokens, then the scripted output tokens."""
+    tokens = byte_tokens()
+    merges: list[str] = []
+    for word in SCRIPTED_TRIGGERS:
+        spelled = _bytes_to_token(word)
+        for end in range(2, len(spelled) + 1):
+            left, right = spelled[: end - 1], spelled[end - 1]
+            merges.append(f"{left} {right}")
+            if spelled[:end] not in tokens:
+                tokens.append(spelled[:end])
+    types = [1] * len(tokens)
+    for text, ttype in SPECIAL_TOKENS:
+        tokens.append(text)
+        types.append(ttype)
+    outputs = [scripted_call_text(n) for n in SCRIPTED_CALLS] + [SCRIPTED_ANSWER, *SCRIPTED_DEFAULT_ANSWER]
+    for text in outputs:
+        tokens.append(_bytes_to_token(text))
+        types.append(1)
+    ids = {t: i for i, t in enumerate(tokens)}
+    return tokens, types, merges, ids
+
+
+def write_scripted_tools_gguf(path: str | Path, *, seed: int = 0) -> Path:
+    """Write the *scripted* tiny GGUF: a test fixture whose greedy answers are fixed by construction.
+
+    This is a test fixture for the transport of tool calls (Ollama's template-based tool-call parser,
+    LiteLLM's routes, llmfleet's tool probe), not a stand-in for Ollama or for a real model: Ollama,
+    LiteLLM and llama-server that serve it are the real programs. Its weights are set by hand, not
+    drawn (``seed`` is accepted for the recipe interface and changes nothing: there is no randomness):
+
+    * the FFN and layer 1 are zero, so each next token is a function of the current token's embedding
+      plus one attention read-out (a bigram chain with a memory of the prompt);
+    * attention (head 0 of layer 0, in the last head dimensions where RoPE at base 1e6 barely rotates)
+      looks back for one of :data:`SCRIPTED_TRIGGERS` (whole tokens, made by BPE merges) and writes
+      which one it found into the residual stream;
+    * after the prompt's last token (``\\n`` of ``<|im_start|>assistant\\n``) the model writes
+      ``<tool_call>`` + ``\\n{"name": "get_weather", "arguments": {"city": "Tokyo", "days": 3}}\\n`` +
+      ``</tool_call>`` + ``<|im_end|>`` after " Tokyo"; the ``convert_currency`` call of
+      :data:`SCRIPTED_CALLS` after " dollars"; ``Paris.`` after " France"; otherwise
+      ``Hello from a scripted test model.`` — each call body is one vocabulary token.
+
+    Those are the answers llmfleet's tool probe asks for (``lookup``, ``choose``, ``no_tool``). The
+    embedded Jinja chat template is Qwen2.5's (tools); Ollama needs a Go TEMPLATE with ``.Tools``
+    (:data:`QWEN25_TOOLS_GO_TEMPLATE`) to accept tools and parse the call.
+    """
+    import gguf  # imported lazily: only needed to generate the model
+
+    del seed  # no randomness: the same file for every seed
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tokens, types, merges, ids = _scripted_vocab()
+    n_vocab = len(tokens)
+    head_dim = N_EMBD // N_HEAD
+    # Residual dimensions: 0 bias (every token), 1.. one "this token" feature per chain token,
+    # KEY marks a trigger token, TRIG+k is trigger k's identity, SEEN+k "trigger k is in the prompt".
+    key_dim, trig0, seen0 = 40, 44, 50
+    feat = 8.0
+    nl, im_end = ord("\n"), tokens.index("<|im_end|>")
+    tool_open, tool_close = tokens.index("<tool_call>"), tokens.index("</tool_call>")
+    call_ids = [ids[_bytes_to_token(scripted_call_text(n))] for n in SCRIPTED_CALLS]
+    answer = ids[_bytes_to_token(SCRIPTED_ANSWER)]
+    default = [ids[_bytes_to_token(t)] for t in SCRIPTED_DEFAULT_ANSWER]
+    chain_tokens = [nl, tool_open, *call_ids, tool_close, answer, *default]
+    feature = {tok: 1 + i for i, tok in enumerate(chain_tokens)}
+    assert max(feature.values()) < key_dim
+    trigger_ids = [ids[_bytes_to_token(w)] for w in SCRIPTED_TRIGGERS]
+
+    token_embd = np.zeros((n_vocab, N_EMBD), dtype=np.float32)
+    token_embd[:, 0] = feat
+    for tok, dim in feature.items():
+        token_embd[tok, dim] = feat
+    for k, tok in enumerate(trigger_ids):
+        token_embd[tok, key_dim] = feat
+        token_embd[tok, trig0 + k] = feat
+
+    # Attention, layer 0 head 0: the query (from the bias) meets the key of a trigger token in the head's
+    # last dimension (score ~25-37: the one trigger takes all the weight); the value carries its identity.
+    zeros = np.zeros((N_EMBD, N_EMBD), dtype=np.float32)
+    wq, wk, wv, wo = zeros.copy(), zeros.copy(), zeros.copy(), zeros.copy()
+    qk = head_dim - 1
+    wq[qk, 0] = 2.0
+    wk[qk, key_dim] = 2.0
+    for k in range(len(trigger_ids)):
+        wv[k, trig0 + k] = 1.0
+        wo[seen0 + k, k] = 1.75  # normalized identity ~4.6 -> ~8 in the residual
+
+    # Output: W[next, feature(current)] spells each chain; the branches get a smaller weight that the
+    # trigger that was seen lifts (plus a bias offset, so a trigger alone never picks a token).
+    output = np.zeros((n_vocab, N_EMBD), dtype=np.float32)
+    step, branch, lift, offset = 8.0, 6.0, 6.0, -5.0
+
+    def chain(cur: int, nxt: int) -> None:
+        output[nxt, feature[cur]] = step
+
+    output[im_end, 0] = 2.0  # after any token off the script: end the turn
+    seen = {what: seen0 + k for k, what in enumerate(SCRIPTED_TRIGGERS.values())}
+    # "\n" (end of the generation prompt): default answer, or <tool_call> / the answer when a trigger was seen.
+    output[default[0], feature[nl]] = 5.0
+    for tok in (tool_open, answer):
+        output[tok, feature[nl]] = branch
+        output[tok, 0] = offset
+    for name in SCRIPTED_CALLS:
+        output[tool_open, seen[name]] = lift
+    output[answer, seen["answer"]] = lift
+    # <tool_call>: the body of the call whose trigger was seen.
+    for name, tok in zip(SCRIPTED_CALLS, call_ids, strict=True):
+        output[tok, feature[tool_open]] = branch
+        output[tok, 0] = offset
+        output[tok, seen[name]] = lift
+        chain(tok, tool_close)
+    chain(tool_close, im_end)
+    chain(answer, im_end)
+    for cur, nxt in zip(default, [*default[1:], im_end], strict=True):
+        chain(cur, nxt)
+
+    writer = gguf.GGUFWriter(str(out), "llama")
+    writer.add_name("llmfleet-tiny-scripted-tools")
+    writer.add_file_type(gguf.LlamaFileType.ALL_F32)
+    writer.add_vocab_size(n_vocab)
+    writer.add_context_length(N_CTX)
+    writer.add_embedding_length(N_EMBD)
+    writer.add_block_count(N_LAYER)
+    writer.add_feed_forward_length(N_FF)
+    writer.add_head_count(N_HEAD)
+    writer.add_head_count_kv(N_HEAD)
+    writer.add_rope_dimension_count(head_dim)
+    writer.add_rope_freq_base(1e6)
+    writer.add_layer_norm_rms_eps(1e-6)
+    writer.add_tokenizer_model("gpt2")
+    writer.add_tokenizer_pre("qwen2")
+    writer.add_token_list(tokens)
+    writer.add_token_types(types)
+    writer.add_token_merges(merges)
+    writer.add_bos_token_id(tokens.index("<|endoftext|>"))
+    writer.add_eos_token_id(im_end)
+    writer.add_pad_token_id(tokens.index("<|endoftext|>"))
+    writer.add_add_bos_token(False)
+    writer.add_chat_template(QWEN25_TOOLS_TEMPLATE)
+
+    writer.add_tensor("token_embd.weight", token_embd)
+    for i in range(N_LAYER):
+        p = f"blk.{i}"
+        first = i == 0
+        writer.add_tensor(f"{p}.attn_norm.weight", np.ones(N_EMBD, dtype=np.float32))
+        writer.add_tensor(f"{p}.attn_q.weight", wq if first else zeros)
+        writer.add_tensor(f"{p}.attn_k.weight", wk if first else zeros)
+        writer.add_tensor(f"{p}.attn_v.weight", wv if first else zeros)
+        writer.add_tensor(f"{p}.attn_output.weight", wo if first else zeros)
+        writer.add_tensor(f"{p}.ffn_norm.weight", np.ones(N_EMBD, dtype=np.float32))
+        writer.add_tensor(f"{p}.ffn_gate.weight", np.zeros((N_FF, N_EMBD), dtype=np.float32))
+        writer.add_tensor(f"{p}.ffn_up.weight", np.zeros((N_FF, N_EMBD), dtype=np.float32))
+        writer.add_tensor(f"{p}.ffn_down.weight", np.zeros((N_EMBD, N_FF), dtype=np.float32))
+    writer.add_tensor("output_norm.weight", np.ones(N_EMBD, dtype=np.float32))
+    writer.add_tensor("output.weight", output)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file(progress=False)
+    writer.close()
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point: ``python -m fleetlab.tiny_gguf OUT.gguf``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out", type=Path, help="output .gguf path")
     parser.add_argument("--seed", type=int, default=0, help="RNG seed (default 0)")
-    parser.add_argument("--template", choices=sorted(TEMPLATES), default="qwen2.5-tools")
+    parser.add_argument("--template", choices=sorted([*TEMPLATES, SCRIPTED_TEMPLATE]), default="qwen2.5-tools")
     parser.add_argument(
         "--eager-tools",
         action="store_true",

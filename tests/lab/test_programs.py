@@ -6,6 +6,7 @@ installs all three into ${LLMFLEET_CACHE:-~/.cache/llmfleet}.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import threading
@@ -241,6 +242,25 @@ def test_tiny_gguf_is_deterministic(tmp_path: Path) -> None:
     assert a == b
     assert a != c
     assert a[:4] == b"GGUF"
+
+
+def test_scripted_gguf_is_deterministic_and_the_pinned_recipes_are_unchanged(tmp_path: Path) -> None:
+    from fleetlab.local import GGUF_RECIPES
+    from fleetlab.tiny_gguf import SCRIPTED_TEMPLATE, write_scripted_tools_gguf
+
+    a = write_scripted_tools_gguf(tmp_path / "a.gguf", seed=0).read_bytes()
+    b = write_tiny_gguf(tmp_path / "b.gguf", seed=0, template=SCRIPTED_TEMPLATE).read_bytes()
+    assert a == b and a[:4] == b"GGUF"
+    pinned = {  # inventories/lab-local.yml and lab.yml pin these (overlays and goldens too)
+        "tiny-qwen2.5-tools.gguf": "1ce1193f3c2752e9800802cfa30aae2b9d0751b11374766c8404781328a4966e",
+        "tiny-eager-tools.gguf": "801ace579679a1bbbc073b6d90183e8975cf719477fa9d330cc054b968104313",
+        "tiny-chatml.gguf": "9c72523f1e1e7bdaefd9228a5f229bca63c113390e66331649756f2ae9b80a81",
+        "tiny-scripted-tools.gguf": "6be51536804efbdd883c0e51d75e90ccc5be2aa3270056d04e254c5c9e47702c",
+    }
+    assert set(GGUF_RECIPES) == set(pinned)
+    for name, (seed, template, eager) in GGUF_RECIPES.items():
+        path = write_tiny_gguf(tmp_path / name, seed=seed, template=template, tool_call_bias=EAGER_TOOL_CALL_BIAS if eager else None)
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == pinned[name], name
 
 
 @pytest.fixture(scope="module")
