@@ -7,6 +7,8 @@ for the mesh IP arriving on any interface.
 
 from __future__ import annotations
 
+import hashlib
+
 from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.operation import OperationMeta
@@ -160,11 +162,13 @@ def ollama_backend(me: Host, inv: Inventory, backend: Backend) -> None:
         )
         common.put_rendered(modelfile, f"Modelfile of {model.upstream}")
         ollama.model_created(
-            name=f"Create Ollama model {model.upstream} from its GGUF if missing" + (f" (digest {src.digest[:12]})" if src.digest else ""),
+            name=f"Create Ollama model {model.upstream} from its GGUF if missing or its Modelfile changed"
+            + (f" (digest {src.digest[:12]})" if src.digest else ""),
             model=model.upstream,
             modelfile=modelfile.dest,
             address=address,
             digest=src.digest,
+            modelfile_sha256=hashlib.sha256(modelfile.content.encode()).hexdigest(),
         )
 
 

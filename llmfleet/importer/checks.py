@@ -266,7 +266,7 @@ class ConfigChecker:
                 f"'{d.model}' uses the ollama/ route (Ollama's /api/generate), which does not pass tools: tool/function "
                 "calls are dropped or emulated with a JSON prompt, so tool-using clients break.",
                 f"write ollama_chat/{d.upstream} (the /api/chat route, native tool calling); in the inventory a model on an "
-                "ollama backend renders as ollama_chat by default (leave litellm_prefix unset).",
+                "ollama backend renders as openai/ on Ollama's /v1 by default, which keeps tools too (leave litellm_prefix unset).",
             )
         if d.prefix is None and not d.model.startswith("os.environ/"):
             self.unprefixed(d, model_path)

@@ -465,7 +465,7 @@ class DraftBuilder:
             entry["upstream"] = self.local_upstream(d, backend, where)
             params_used |= {"api_base", "base_url"}
             if d.prefix == "ollama" and d.mode != "embedding":
-                before.append("was ollama/ (drops tools); llmfleet renders ollama_chat/ for Ollama backends")
+                before.append("was ollama/ (drops tools); llmfleet renders openai/ on Ollama's /v1 for Ollama backends (tools survive it)")
             elif d.prefix not in (None, "ollama_chat", "openai", "ollama"):
                 entry["litellm_prefix"] = d.prefix
             self.local_key(d, backend)

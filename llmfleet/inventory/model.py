@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from llmfleet.inventory.gotemplate import go_template_problem
 from llmfleet.inventory.secrets import SecretRef
 from llmfleet.inventory.types import (
     BackendBind,
@@ -92,9 +93,11 @@ BackendKind = Literal["ollama", "llamacpp", "openai_compatible"]
 ToolCalling = Literal["required", "optional", "none"]
 KvCacheType = Literal["f16", "q8_0", "q4_0"]
 
-#: LiteLLM prefixes that are correct for each backend kind; the first is the default.
+#: LiteLLM prefixes that are correct for each backend kind; the first is the default. For Ollama that is `openai`
+#: on Ollama's /v1: tool calls survive it streamed and not, at less gateway overhead than `ollama_chat`
+#: (benchmarks/RESULTS-ollama-routes.md); embeddings go through `ollama` (LiteLLM embeds Ollama only there).
 PREFIXES_BY_KIND = {
-    "ollama": ("ollama_chat", "ollama"),
+    "ollama": ("openai", "ollama_chat", "ollama"),
     "llamacpp": ("openai",),
     "openai_compatible": ("openai", "hosted_vllm"),
 }
@@ -293,7 +296,10 @@ class Backend(Strict):
         examples=["mesh", "loopback"],
     )
     api_path: str = Field(
-        default="/v1", pattern=r"^/", description="Path of the OpenAI-compatible API (llama.cpp, openai_compatible).", examples=["/v1"]
+        default="/v1",
+        pattern=r"^/",
+        description="Path of the OpenAI-compatible API (llama.cpp, openai_compatible; Ollama's is always /v1).",
+        examples=["/v1"],
     )
     api_key: SecretRef | None = Field(
         default=None, description="Key the server requires, if any (llama.cpp `--api-key`).", examples=["env:LLAMA_API_KEY"]
@@ -401,7 +407,9 @@ class OllamaModelSource(Strict):
         default=None,
         max_length=16384,
         description="Ollama's Go prompt template (Modelfile TEMPLATE); omit to use the GGUF's own chat template. "
-        "Tool calling on Ollama needs one that uses `.Tools`.",
+        "Tool calling on Ollama needs one that uses `.Tools` (Ollama refuses `tools` otherwise, and parses calls after the "
+        "prefix the template writes before `.ToolCalls`, e.g. `<tool_call>`). Checked before deploy for what Go's parser "
+        'refuses (unclosed actions and blocks, unknown functions); field names are checked by Ollama. No `"""`.',
         examples=["{{ .System }} {{ .Prompt }}"],
     )
     system: str | None = Field(
@@ -433,9 +441,25 @@ class OllamaModelSource(Strict):
 
     @field_validator("template", "system")
     @classmethod
-    def _no_triple_quotes(cls, value: str | None) -> str | None:
-        if value is not None and '"""' in value:
+    def _modelfile_block(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if '"""' in value:
             raise ValueError('may not contain """ (it would end the Modelfile block)')
+        bad = sorted({c for c in value if not (c.isprintable() or c == "\n")})
+        if bad:
+            raise ValueError(
+                f"control characters {', '.join(map(repr, bad))} (only line breaks are kept as written: Ollama's Modelfile "
+                "parser drops the others, tabs aside, and llmfleet renders none)"
+            )
+        return value
+
+    @field_validator("template")
+    @classmethod
+    def _go_template(cls, value: str | None) -> str | None:
+        problem = go_template_problem(value) if value is not None else None
+        if problem:
+            raise ValueError(f"not a template Ollama can parse (Go text/template): {problem}")
         return value
 
     @field_validator("parameters")
@@ -470,8 +494,9 @@ class Model(Strict):
     litellm_prefix: str | None = Field(
         default=None,
         pattern=r"^[a-z_]+$",
-        description="LiteLLM provider prefix for a local model; derived when omitted (`ollama_chat` for Ollama, `openai` otherwise). "
-        "`ollama` (the /api/generate route) drops tools.",
+        description="LiteLLM provider prefix for a local model; derived when omitted: `openai` (on the backend's `api_path`, for "
+        "Ollama its /v1: tool calls survive it at the least overhead, benchmarks/RESULTS-ollama-routes.md), `ollama` for an "
+        "Ollama embedding model. `ollama_chat` (Ollama's /api/chat) also keeps tools; `ollama` (/api/generate) drops them.",
         examples=["ollama_chat"],
     )
     api_key: SecretRef | None = Field(
@@ -507,7 +532,8 @@ class Model(Strict):
     )
     extra_body: dict[str, Any] = Field(
         default_factory=dict,
-        description="Fields added to every request body (e.g. `{chat_template_kwargs: {enable_thinking: false}}`, Ollama `options`).",
+        description="Fields added to every request body (e.g. `{chat_template_kwargs: {enable_thinking: false}}`; Ollama `options` "
+        "only on the `ollama_chat` route: its /v1 ignores them).",
         examples=[{"chat_template_kwargs": {"enable_thinking": False}}],
     )
     reasoning_effort: ReasoningEffort | None = Field(default=None, description="Default reasoning effort.", examples=["low"])
@@ -1065,6 +1091,8 @@ class Inventory(Strict):
         base = self.backend_url(backend)
         if self.model_prefix(model).startswith("ollama"):
             return base
+        if backend.kind == "ollama":
+            return base + "/v1"  # Ollama's OpenAI-compatible API (the `openai` route)
         return base + backend.api_path.rstrip("/")
 
     def model_key_ref(self, model: Model) -> SecretRef | None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlparse
 
+from llmfleet.inventory.gotemplate import uses_tools
 from llmfleet.inventory.litellm_keys import ENTRY_SECTIONS, MANAGED_KEYS, SETTINGS_SECTIONS, key_table
 from llmfleet.inventory.model import CLOUD_PROVIDERS, KEYLESS_PROVIDERS, PREFIXES_BY_KIND, Inventory
 from llmfleet.inventory.problems import Problem, did_you_mean
@@ -22,7 +23,7 @@ from llmfleet.inventory.vram import backend_need
 from llmfleet.versions import CALLBACK_REQUIREMENTS, headscale_version_problem
 
 #: Prefixes whose route drops the `tools` parameter, and the prefix to use instead.
-TOOL_DROPPING_PREFIXES = {"ollama": "ollama_chat"}
+TOOL_DROPPING_PREFIXES = {"ollama": "openai"}
 
 
 @dataclass
@@ -306,6 +307,20 @@ def model_routes(inv: Inventory, names: Names) -> Iterator[Problem]:
                 "what arrives; pin the registry's manifest digest",
                 severity="warning",
             )
+        if backend.kind == "ollama" and prefix == "openai" and "options" in m.extra_body:
+            yield Problem(
+                ("models", i, "extra_body"),
+                "Ollama's /v1 (the `openai` route) ignores `options`: set them as Modelfile parameters (ollama.parameters) "
+                "or use litellm_prefix: ollama_chat",
+                severity="warning",
+            )
+        template = m.ollama.template if m.ollama is not None else None
+        if template is not None and not uses_tools(template) and m.tools != "none" and m.mode == "chat":
+            message = (
+                "this TEMPLATE does not use .Tools, so Ollama refuses every request with tools "
+                "(add a .Tools section, e.g. Qwen2.5's, or set tools: none)"
+            )
+            yield Problem(("models", i, "ollama", "template"), message, severity="error" if m.tools == "required" else "warning")
 
 
 def backend_models(inv: Inventory, names: Names) -> Iterator[Problem]:

@@ -38,8 +38,14 @@ def control_character(text: str) -> str | None:
     return None
 
 
+def multiline_field(path: FieldPath) -> bool:
+    """Whether the value at ``path`` is a multi-line text (a Modelfile ``TEMPLATE``/``SYSTEM`` block): line breaks allowed."""
+    return len(path) == 4 and path[0] == "models" and path[2] == "ollama" and path[3] in ("template", "system")
+
+
 def control_character_problems(data: Any, path: FieldPath = ()) -> Iterator[Problem]:
-    """A problem for every key or string value of ``data`` (plain YAML data) that holds a control character."""
+    """A problem for every key or string value of ``data`` (plain YAML data) that holds a control character
+    (line breaks are allowed in a :func:`multiline_field`)."""
     if isinstance(data, dict):
         for key, value in data.items():
             if isinstance(key, str) and (bad := control_character(key)):
@@ -48,6 +54,9 @@ def control_character_problems(data: Any, path: FieldPath = ()) -> Iterator[Prob
     elif isinstance(data, list):
         for i, value in enumerate(data):
             yield from control_character_problems(value, (*path, i))
+    elif isinstance(data, str) and multiline_field(path):
+        if bad := control_character(data.replace("\n", "")):
+            yield Problem(path, f"contains a control character ({bad}); tabs and terminal escapes are not allowed (line breaks are)")
     elif isinstance(data, str) and (bad := control_character(data)):
         yield Problem(path, f"contains a control character ({bad}); line breaks, tabs and terminal escapes are not allowed in a value")
 

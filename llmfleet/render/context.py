@@ -550,6 +550,7 @@ class ModelfileView:
     upstream: str
     backend: str
     gguf_path: str
+    gguf_sha256: str
     parameters: list[tuple[str, str]]
     template: str | None
     system: str | None
@@ -579,7 +580,15 @@ def modelfile_view(inv: Inventory, model: Model) -> ModelfileView:
     params.update(src.parameters)
     lines = [(name, _parameter_value(v)) for name, value in params.items() for v in (value if isinstance(value, list) else [value])]
     return ModelfileView(
-        inv.fleet, model.name, model.upstream, model.backend, f"{MODELS_DIR}/{src.gguf.filename}", lines, src.template, src.system
+        inv.fleet,
+        model.name,
+        model.upstream,
+        model.backend,
+        f"{MODELS_DIR}/{src.gguf.filename}",
+        src.gguf.sha256,
+        lines,
+        src.template,
+        src.system,
     )
 
 

@@ -93,7 +93,7 @@ def test_hosts_are_as_the_inventory_says(lab: LabFleet, second: DeployRun) -> No
         )
     )
     created = {m["name"]: m["digest"] for m in tags["models"]}
-    assert created == {"tiny-ollama:latest": "daedfe62ae6255ee352f26dfa6661f72473e2e980f13d6bacc258136f9079e24"}, "created from the GGUF"
+    assert created == {"tiny-ollama:latest": "96db9383d0843904953f01e82249e09de6fd39619af39971c33c4efb51c698d6"}, "created from the GGUF"
     assert "0.17.4" in sh(lab, "gpu1", "ollama --version 2>&1"), "the real Ollama, built from its Go module"
     # Nothing answers on the backends' ports at the host's own (non-mesh) address.
     refused = lab.ssh("gw1", PROBE + "http://10.231.2.2:8080/health", timeout=60)

@@ -166,10 +166,17 @@ def test_litellm_version_1_84_0_is_the_first_acceptable(load_data, base) -> None
     load_data(base)
 
 
+def test_ollama_options_on_the_v1_route_are_flagged(load_data, base) -> None:
+    base["models"][0]["extra_body"] = {"options": {"num_ctx": 8192}}
+    assert [str(w.path) for w in load_data(base).warnings] == ["('models', 0, 'extra_body')"]
+    base["models"][0]["litellm_prefix"] = "ollama_chat"  # /api/chat takes options
+    assert load_data(base).warnings == []
+
+
 def test_tool_dropping_prefix_refused_with_the_fix(problems_of, load_data, base) -> None:
     base["models"][0]["litellm_prefix"] = "ollama"
     out = problems_of(base)
-    assert any("models[0].litellm_prefix: LiteLLM's 'ollama/' route drops tools" in p and "use 'ollama_chat/'" in p for p in out)
+    assert any("models[0].litellm_prefix: LiteLLM's 'ollama/' route drops tools" in p and "use 'openai/'" in p for p in out)
     base["models"][0]["tools"] = "optional"
     loaded = load_data(base)
     assert [str(w.path) for w in loaded.warnings] == ["('models', 0, 'litellm_prefix')"]
@@ -241,7 +248,10 @@ def test_one_ollama_per_host_and_embeddings_use_the_embedding_route(problems_of,
     loaded = load_data(base)
     assert loaded.warnings == []  # `ollama/` is right for embeddings: no tools to drop
     assert loaded.inventory.model_prefix(loaded.inventory.model_by_name["emb"]) == "ollama"
-    assert loaded.inventory.model_prefix(loaded.inventory.model_by_name["qwen"]) == "ollama_chat"
+    assert loaded.inventory.model_prefix(loaded.inventory.model_by_name["qwen"]) == "openai"  # Ollama's /v1
+    base["models"].append({"name": "qwen-native", "backend": "ollama-gpu1", "upstream": "qwen2.5", "litellm_prefix": "ollama_chat"})
+    assert load_data(base).inventory.model_prefix(load_data(base).inventory.model_by_name["qwen-native"]) == "ollama_chat"
+    base["models"].pop()
     base["backends"].append({"name": "ollama-2", "kind": "ollama", "host": "gpu1", "port": 11435, "ollama": {"version": "0.5.7"}})
     assert any("backends[2].host: host 'gpu1' already runs an Ollama backend" in p for p in problems_of(base))
 

@@ -22,6 +22,7 @@ import pytest
 from llmfleet.inventory import InventoryError, load
 from llmfleet.inventory.yamlsource import load_plain_yaml, read_yaml
 from llmfleet.render import render_fleet
+from tests.render.modelfile_parser import parse_modelfile
 
 REPO = Path(__file__).resolve().parents[2]
 FLEETS = sorted(p for p in (REPO / "inventories").glob("*.yml") if p.name.count(".") == 1)
@@ -107,6 +108,9 @@ def _structure(relpath: str, content: str) -> tuple[Any, list[str]]:
         return _shape(data), _strings(data)
     if name.endswith((".service", ".conf")):
         return _unit_shape(content), []
+    if name.endswith(".Modelfile"):  # as Ollama's own parser reads it (a port: tests/render/modelfile_parser.py)
+        commands = parse_modelfile(content)
+        return [c for c, _ in commands], [v for _, v in commands]
     lines = [line for line in content.splitlines() if line and not line.startswith("#")]
     return len(lines), lines
 

@@ -180,7 +180,13 @@ def test_litellm_and_general_settings(inventories):
 def test_model_routes(inventories):
     deployments = {d["model_name"]: d for d in litellm_config(inventories["full"])["model_list"]}
     qwen = deployments["qwen2.5-14b"]
-    assert qwen["litellm_params"] == {"model": "ollama_chat/qwen2.5:14b-instruct", "api_base": "http://100.64.0.2:11434"}
+    # Ollama chat: LiteLLM's openai/ route on Ollama's /v1 (tool calls survive it at the least overhead:
+    # benchmarks/RESULTS-ollama-routes.md), with the placeholder key so the gateway's own OPENAI_API_KEY is never sent
+    assert qwen["litellm_params"] == {
+        "model": "openai/qwen2.5:14b-instruct",
+        "api_base": "http://100.64.0.2:11434/v1",
+        "api_key": NO_KEY_PLACEHOLDER,
+    }
     embed = deployments["nomic-embed"]
     assert embed["litellm_params"]["model"] == "ollama/nomic-embed-text:latest", "LiteLLM embeds via ollama/ only"
     assert embed["model_info"]["mode"] == "embedding" and "health_check_max_tokens" not in embed["model_info"]

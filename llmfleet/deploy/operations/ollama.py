@@ -7,8 +7,10 @@ from collections.abc import Sequence
 
 from pyinfra import host
 from pyinfra.api import QuoteString, StringCommand, operation
+from pyinfra.facts.files import FileContents
 
 from llmfleet.deploy.facts.ollama import OllamaDigests, OllamaModels, normalize_model
+from llmfleet.deploy.operations.util import first_line
 
 #: Checks, on the host, that Ollama at argv[1] lists model argv[2] with digest argv[3] (exit 1 otherwise).
 _VERIFY = (
@@ -19,6 +21,19 @@ _VERIFY = (
     "ok or print('error: Ollama lists '+sys.argv[2]+' with digest '+str(got)+', the inventory pins '+sys.argv[3],file=sys.stderr);"
     "sys.exit(0 if ok else 1)"
 )
+#: :data:`_VERIFY`, then (only when it passed) records the SHA-256 of the Modelfile argv[4] the model was created
+#: from and the digest Ollama reports in argv[4] + ".created".
+_VERIFY_AND_RECORD = (
+    "import hashlib,json,sys,urllib.request;"
+    "d=json.load(urllib.request.urlopen('http://'+sys.argv[1]+'/api/tags',timeout=20));"
+    "got={m['name']:m['digest'] for m in d.get('models') or []}.get(sys.argv[2]);"
+    "ok=got is not None and sys.argv[3] in ('',got);"
+    "ok or print('error: Ollama lists '+sys.argv[2]+' with digest '+str(got)+', the inventory pins '+sys.argv[3],file=sys.stderr);"
+    "ok and open(sys.argv[4]+'.created','w').write(hashlib.sha256(open(sys.argv[4],'rb').read()).hexdigest()+' '+got+'\\n');"
+    "sys.exit(0 if ok else 1)"
+)
+#: Suffix of the file next to a Modelfile that records what the model was created from (see :func:`model_created`).
+CREATED_SUFFIX = ".created"
 
 
 def parse_models_file(content: str) -> list[str]:
@@ -45,16 +60,30 @@ def models_pulled(models: Sequence[str], address: str, timeout: int = 6 * 3600):
 
 
 @operation()
-def model_created(model: str, modelfile: str, address: str, digest: str | None = None, timeout: int = 3600):
-    """``ollama create model -f modelfile`` unless the server at ``address`` has ``model`` (with ``digest``, when pinned).
+def model_created(
+    model: str, modelfile: str, address: str, digest: str | None = None, modelfile_sha256: str | None = None, timeout: int = 3600
+):
+    """``ollama create model -f modelfile`` unless the server at ``address`` has ``model`` made from this Modelfile.
 
-    A present model is neither re-created nor pulled. After a create, the digest Ollama reports in
-    ``/api/tags`` is checked against the pin (the operation fails on a mismatch).
+    Present means: Ollama lists ``model`` (with ``digest``, when pinned) and the record next to the
+    Modelfile (``<modelfile>.created``: the Modelfile's SHA-256 and the digest Ollama reported, written
+    after the last successful create) names ``modelfile_sha256`` and that same digest. So a changed
+    Modelfile (template, parameters, GGUF) re-creates the model, and a model changed behind deploy's back
+    (another digest) too; a present one is neither re-created nor pulled. After a create, the digest
+    Ollama reports in ``/api/tags`` is checked against the pin (the operation fails on a mismatch) and
+    only then recorded.
     """
     name = normalize_model(model)
     have = host.get_fact(OllamaDigests, address=address).get(name)
-    if have is not None and (digest is None or have == digest):
-        host.noop(f"{name} present (digest {have[:12]})")
+    recorded = first_line(host.get_fact(FileContents, path=modelfile + CREATED_SUFFIX))
+    present = have is not None and (digest is None or have == digest)
+    if present and modelfile_sha256 is not None and recorded != f"{modelfile_sha256} {have}":
+        present = False
+    if present:
+        assert have is not None
+        host.noop(
+            f"{name} present (digest {have[:12]}, from this Modelfile)" if modelfile_sha256 else f"{name} present (digest {have[:12]})"
+        )
         return
     yield StringCommand(
         "timeout",
@@ -67,7 +96,15 @@ def model_created(model: str, modelfile: str, address: str, digest: str | None =
         "-f",
         QuoteString(modelfile),
     )
-    yield StringCommand("python3", "-c", QuoteString(_VERIFY), QuoteString(address), QuoteString(name), QuoteString(digest or ""))
+    yield StringCommand(
+        "python3",
+        "-c",
+        QuoteString(_VERIFY_AND_RECORD),
+        QuoteString(address),
+        QuoteString(name),
+        QuoteString(digest or ""),
+        QuoteString(modelfile),
+    )
 
 
 def pull_commands(reference: str, name: str, address: str, *, insecure: bool = False, timeout: int = 6 * 3600) -> list[list[str]]:
