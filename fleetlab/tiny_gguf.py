@@ -1,4 +1,8 @@
-"""Generate a tiny, deterministic, random-weight GGUF model for tests.
+"""Generate tiny, deterministic GGUF models for tests: random-weight ones, and one scripted tool caller.
+
+(:func:`write_scripted_tools_gguf` writes the scripted one: hand-set weights that answer llmfleet's
+tool-probe questions with fixed tool calls — a test fixture for the real Ollama's and LiteLLM's tool
+path, not a stand-in for either. Everything below describes the random-weight models.)
 
 No model weights can be downloaded on our CI machines, but ``llama-server`` still needs a real
 model file to serve.  This module writes a ~0.5 MB llama-architecture GGUF:
@@ -21,7 +25,7 @@ the model produces is due to the server's constraints, not to the model.
 
 CLI::
 
-    python -m fleetlab.tiny_gguf OUT.gguf [--seed N] [--template qwen2.5-tools|chatml]
+    python -m fleetlab.tiny_gguf OUT.gguf [--seed N] [--template qwen2.5-tools|chatml|scripted-tools]
                                               [--eager-tools]
 """
 
