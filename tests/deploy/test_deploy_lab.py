@@ -189,7 +189,7 @@ def test_backend_checks_pass_from_a_mesh_node_and_are_skipped_off_it(lab: LabFle
     assert mesh.host == "gw1" and mesh.rc == 0
     ollama = mesh.backend["tiny-ollama"]
     assert ollama["status"] == "pass", ollama
-    pinned = "daedfe62ae6255ee352f26dfa6661f72473e2e980f13d6bacc258136f9079e24"  # inventories/lab.yml
+    pinned = "96db9383d0843904953f01e82249e09de6fd39619af39971c33c4efb51c698d6"  # inventories/lab.yml
     assert ollama["facts"]["digest"] == ollama["facts"]["digest_pinned"] == pinned, ollama
     assert f"digest {pinned[:12]} as pinned" in ollama["message"]
     # The lab has no GPU and gpu1 has no gpu section: CPU placement is reported as such, neither warned nor hidden.
