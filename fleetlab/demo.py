@@ -230,10 +230,14 @@ def _running_lab(inventory: Path, workdir: Path) -> tuple[labhosts.LabFleet, Inv
     return labhosts.lab_up(inv, workdir), inv
 
 
-def boot_and_deploy(inventory: Path, workdir: Path, seed: str | None = None) -> tuple[labhosts.LabFleet, tuple[str, str], bool, Inventory]:
+def boot_and_deploy(
+    inventory: Path, workdir: Path, seed: str | None = None, *, extra_overlay: Path | None = None
+) -> tuple[labhosts.LabFleet, tuple[str, str], bool, Inventory]:
     """Boot the lab (or reuse a running one) and deploy it twice; return (fleet, key, booted here, inventory).
 
-    ``seed``: a seed fleet with its lab overlay (:mod:`fleetlab.seedlab`) instead of ``inventory``'s lab fleet.
+    ``seed``: a seed fleet with its lab overlay (:mod:`fleetlab.seedlab`) instead of ``inventory``'s lab fleet;
+    the lab infrastructure it needs (stand-in for the internet, external Redis) is provided before the deploy.
+    ``extra_overlay``: merged over the seed's lab overlay (a test's own settings).
     """
     run: dict[str, Any] = {}
     if seed is not None:
@@ -249,13 +253,15 @@ def boot_and_deploy(inventory: Path, workdir: Path, seed: str | None = None) -> 
     else:
         from fleetlab.mirror import prepare
 
-        inv, overlay = seedlab.prepare_seed(seed, workdir) if seed else prepare(inventory, workdir)
+        inv, overlay = seedlab.prepare_seed(seed, workdir, extra_overlay=extra_overlay) if seed else prepare(inventory, workdir)
         fleet = labhosts.lab_up(inv, workdir, overlay=overlay)
         booted = True
     key = master_key(inv, workdir)
     for name, h in fleet.hosts.items():
         _say(f"  {name:<10} {h.address:<12} mesh {h.mesh_ip}")
     try:
+        if seed is not None:
+            seedlab.lab_infrastructure(fleet, inv, workdir, log=_say)
         _banner("deploy with pyinfra (twice: the second run must change nothing)")
         if seed is not None:
             run["env"] = seedlab.lab_secrets(inv, workdir)

@@ -42,7 +42,7 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
-from fleetlab import daemons, labengine, labtls, netns
+from fleetlab import cloudstandin, daemons, labengine, labtls, netns
 from fleetlab.image import ImageError, ensure_base_image
 from fleetlab.ledger import Ledger
 from fleetlab.sshaccess import SshFiles, ssh_run, wait_for_banner, write_ssh_files
@@ -301,7 +301,7 @@ def lab_up(inv: Inventory, workdir: Path, *, overlay: Path | None = None, log=pr
     ledger.save()
     try:
         t1 = time.monotonic()
-        netns.setup_machine_net(ledger, mirror_ip, [mirror_port])
+        netns.setup_machine_net(ledger, mirror_ip, [mirror_port, *cloudstandin.service_ports(inv)])
         for h in plans:
             netns.setup_host_net(ledger, h)
         timings["network"] = time.monotonic() - t1
