@@ -7,7 +7,8 @@ import ipaddress
 
 import pytest
 
-from fleetlab import seedlab
+from fleetlab import cloudstandin, seedlab
+from fleetlab.labredis import lab_redis
 from fleetlab.local import GGUF_RECIPES
 from llmfleet.inventory import load_inventory
 from llmfleet.inventory.model import Inventory
@@ -50,8 +51,19 @@ def test_overlay_maps_the_seed_onto_the_lab(seed: str) -> None:
 def test_cloud_models_are_reported_skipped_with_the_reason(seed: str) -> None:
     inv = lab_inventory(seed)
     skipped = seedlab.cloud_models(inv)
-    assert set(skipped) == {m.name for m in inv.models if m.provider}
+    standin = {s.model for s in cloudstandin.standins(inv)}
+    assert set(skipped) == {m.name for m in inv.models if m.provider} - standin
     assert all("no internet" in why for why in skipped.values())
+
+
+def test_mobius_one_cloud_models_answer_from_the_named_stand_in_and_share_a_lab_redis() -> None:
+    inv = lab_inventory("mobius-one")
+    assert {(s.model, s.provider) for s in cloudstandin.standins(inv)} == {(m.name, m.provider) for m in inv.models}
+    assert len({s.port for s in cloudstandin.standins(inv)}) == len(inv.models), "one stand-in server per model"
+    assert "STAND-IN for the internet" in seedlab.seed_files("mobius-one")[1].read_text()
+    redis = lab_redis(inv)
+    assert redis is not None and redis.host == "gw-a" and redis.ip == str(inv.host_by_name["gw-a"].mesh.ip)
+    assert inv.gateway.runtime == "systemd-venv" and len(inv.hosts_with("gateway")) == 2
 
 
 def test_merge_overlays_merges_named_lists_by_name() -> None:
