@@ -138,7 +138,7 @@ def start(inv: Inventory, workdir: Path, lab_secrets: dict[str, str], *, log=pri
             keyfile.chmod(0o600)
             keyfile.write_text(lab_secrets[s.key_env] + "\n")
             argv += ["--api-key-file", str(keyfile)]
-        logfile = workdir / "logs" / f"cloud-standin-{s.model}.log"
+        logfile = _log(workdir, s.model)
         pid, started = daemons.spawn_detached(argv, logfile)
         ledger.add("process", name=s.process, pid=pid, start=started, log=str(logfile))
     deadline = time.monotonic() + READY_TIMEOUT
@@ -159,10 +159,14 @@ def _entry(workdir: Path, model: str):
     raise KeyError(f"no stand-in of {model} in the lab in {workdir}")
 
 
+def _log(workdir: Path, model: str) -> Path:
+    return Path(workdir).resolve() / "logs" / f"cloud-standin-{model}.log"
+
+
 def served(workdir: Path, model: str, mark: str = SERVED_MARK) -> int:
-    """How many completions the stand-in of ``model`` has run (lines with ``mark`` in its own log)."""
-    _, e = _entry(workdir, model)
-    with open(e.data["log"], errors="replace") as fh:
+    """How many completions the stand-in of ``model`` has run (lines with ``mark`` in its own log; a
+    stopped stand-in keeps its log)."""
+    with open(_log(workdir, model), errors="replace") as fh:
         return sum(mark in line for line in fh)
 
 
