@@ -177,8 +177,9 @@ def verify_and_check(fleet: labhosts.LabFleet, inventory: Path, key: tuple[str, 
     """Steps 3 and 4: testinfra on the hosts, then ``llmfleet check`` and ``llmfleet health``.
 
     With ``inv`` (a seed fleet): discovery (``/v1/models`` lists every model), and cloud models are
-    not checked (the lab has no internet) but reported skipped with the reason, in ``skipped.json``;
-    ``check`` runs on the local models only, and ``health`` only when every model is local.
+    not checked (the lab has no internet) but reported skipped with the reason, in ``skipped.json``,
+    unless the lab's stand-in for the internet answers them (:mod:`fleetlab.cloudstandin`);
+    ``check`` runs on the models the lab answers only, and ``health`` only when it answers every model.
     """
     out.mkdir(parents=True, exist_ok=True)
     _banner("verify the hosts (pytest-testinfra)")
