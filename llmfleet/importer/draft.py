@@ -343,6 +343,8 @@ class DraftBuilder:
             if value is not None and field_ok(LlamaCppTuning, _LLAMACPP_BASE, name, value):
                 tuning[name] = value
         tuning["jinja"] = True if service.has_flag("--jinja") else Note(False, "no --jinja in the source: tool calling needs it")
+        if service.has_flag(*BY_NAME["--embedding"].names):
+            tuning["embedding"] = True
         fa = service.flag(*BY_NAME["--flash-attn"].names)
         if service.has_flag(*BY_NAME["--flash-attn"].names) and (
             fa is None or fa.startswith("-") or fa.lower() not in ("off", "false", "0")

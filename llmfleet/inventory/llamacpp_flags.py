@@ -45,6 +45,7 @@ LLAMA_FLAGS: tuple[LlamaFlag, ...] = (
     LlamaFlag(("--flash-attn", "-fa"), field="llamacpp.flash_attn"),  # takes on|off|auto from b5000 (a bare flag before)
     LlamaFlag(("--jinja",), takes_value=False, field="llamacpp.jinja"),
     LlamaFlag(("--no-jinja",), takes_value=False, field="llamacpp.jinja"),
+    LlamaFlag(("--embedding", "--embeddings"), takes_value=False, field="llamacpp.embedding"),
     LlamaFlag(("--verbose", "-v"), takes_value=False, why="logs prompts and generated text"),
     *(
         LlamaFlag((name,), why=WEIGHTS)
@@ -96,9 +97,7 @@ LLAMA_FLAGS: tuple[LlamaFlag, ...] = (
     LlamaFlag(("--webui",), takes_value=False, why=LISTENER),
 )
 #: Boolean llama-server flags that take no value and are free to pass through (for reading command lines).
-FREE_SWITCHES = frozenset(
-    {"--cont-batching", "-cb", "--no-mmap", "--mlock", "--metrics", "--embedding", "--embeddings", "--no-webui", "--no-warmup"}
-)
+FREE_SWITCHES = frozenset({"--cont-batching", "-cb", "--no-mmap", "--mlock", "--metrics", "--no-webui", "--no-warmup"})
 
 BY_NAME: dict[str, LlamaFlag] = {name: flag for flag in LLAMA_FLAGS for name in flag.names}
 #: Every flag ``extra_args`` may not set (managed or refused).

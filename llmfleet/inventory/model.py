@@ -259,6 +259,13 @@ class LlamaCppTuning(Strict):
         default=True, description="Use the model's Jinja chat template (`--jinja`); needed for tool calling.", examples=[True]
     )
     flash_attn: bool = Field(default=False, description="`--flash-attn` (needed for a quantized V cache).", examples=[True])
+    embedding: bool = Field(
+        default=False,
+        description="Serve embeddings only (`--embedding`): for a dedicated embedding GGUF, whose models are `mode: embedding`. "
+        "The GGUF's pooling applies; a GGUF without pooling metadata needs `--pooling` in `extra_args` "
+        "(llama-server refuses OpenAI embeddings with pooling `none`).",
+        examples=[True],
+    )
     cache_type_k: KvCacheType = Field(default="f16", description="`--cache-type-k`.", examples=["q8_0"])
     cache_type_v: KvCacheType = Field(default="f16", description="`--cache-type-v`.", examples=["q8_0"])
     threads: int | None = Field(
@@ -271,7 +278,7 @@ class LlamaCppTuning(Strict):
     extra_args: LlamaExtraArgs = Field(
         default_factory=list,
         description="Further llama-server flags. Never what llmfleet manages (--host, --port, --api-key, --model, --ctx-size, "
-        "--parallel, --threads, --n-gpu-layers, --cache-type-k/v, --flash-attn, --jinja), nor what loads weights around the "
+        "--parallel, --threads, --n-gpu-layers, --cache-type-k/v, --flash-attn, --jinja, --embedding), nor what loads weights around the "
         "sha256 pin (-hf, --model-url, --lora, ...) or opens another listener or file (--rpc, --path, --slot-save-path, ...).",
         examples=[["--batch-size", "1024"]],
     )

@@ -324,7 +324,7 @@ def model_routes(inv: Inventory, names: Names) -> Iterator[Problem]:
 
 
 def backend_models(inv: Inventory, names: Names) -> Iterator[Problem]:
-    """One GGUF per llama.cpp server; a model fits the context its backend gives it."""
+    """One GGUF per llama.cpp server; embedding models on embedding servers only; a model fits the context its backend gives it."""
     for bi, b in enumerate(inv.backends):
         served = inv.models_on(b.name)
         if b.llamacpp is not None:
@@ -348,6 +348,13 @@ def backend_models(inv: Inventory, names: Names) -> Iterator[Problem]:
             ollama_hosts.add(b.host)
     for i, m in enumerate(inv.models):
         b = inv.backend_by_name.get(m.backend or "")
+        if b is not None and b.llamacpp is not None and b.llamacpp.embedding != (m.mode == "embedding"):
+            why = (
+                "serves embeddings only (llamacpp.embedding: true)"
+                if b.llamacpp.embedding
+                else "serves no embeddings (set llamacpp.embedding: true)"
+            )
+            yield Problem(("models", i, "mode"), f"mode {m.mode}, but llama.cpp backend '{b.name}' {why}")
         if b is None or m.context_window is None:
             continue
         slot = b.llamacpp.slot_ctx if b.llamacpp else b.ollama.context_length if b.ollama else None

@@ -637,6 +637,8 @@ def llama_unit_view(inv: Inventory, host: Host, backend: Backend) -> LlamaUnitVi
     ]
     if t.jinja:
         args.append(flag("llamacpp.jinja"))
+    if t.embedding:
+        args.append(flag("llamacpp.embedding"))
     if _llama_build(t.version) >= LLAMA_FLASH_ATTN_VALUE_BUILD:
         args += [flag("llamacpp.flash_attn"), "on" if t.flash_attn else "off"]
     elif t.flash_attn:

@@ -59,3 +59,9 @@ def test_threads_is_a_field_and_free_flags_pass_through(tmp_path: Path) -> None:
     tuning = draft(tmp_path, ["--threads", "8", "--batch-size", "1024", "--no-mmap", "--lora", "x.gguf"])
     assert tuning["threads"] == 8
     assert tuning["extra_args"] == ["--batch-size", "1024", "--no-mmap"]
+
+
+def test_embedding_is_a_field(tmp_path: Path) -> None:
+    tuning = draft(tmp_path, ["--embeddings", "--pooling", "last"])
+    assert tuning["embedding"] is True
+    assert tuning["extra_args"] == ["--pooling", "last"]

@@ -291,3 +291,18 @@ def test_an_insecure_pull_without_a_digest_is_a_warning(load_data, base) -> None
     assert [str(w.path) for w in loaded.warnings] == ["('models', 0, 'ollama', 'digest')"]
     assert "nothing checks what arrives" in str(loaded.warnings[0])
     assert load_data(_insecure_pull(base, digest="c" * 64)).warnings == []
+
+
+def test_embedding_models_live_on_embedding_llamacpp_servers(problems_of, load_data, base) -> None:
+    backend = next(b for b in base["backends"] if b["kind"] == "llamacpp")
+    model = next(m for m in base["models"] if m.get("backend") == backend["name"])
+    model["mode"], model["tools"] = "embedding", "none"
+    model.pop("context_window", None)
+    assert any(f"mode embedding, but llama.cpp backend '{backend['name']}' serves no embeddings" in p for p in problems_of(base))
+    backend["llamacpp"]["embedding"] = True
+    load_data(base)  # valid: an embedding model on an embedding server
+    backend["llamacpp"]["extra_args"] = ["--embeddings"]
+    assert any("may not be set in extra_args" in p for p in problems_of(base)), "--embedding is the field's flag"
+    backend["llamacpp"]["extra_args"] = []
+    model["mode"] = "chat"
+    assert any("mode chat, but llama.cpp backend" in p and "serves embeddings only" in p for p in problems_of(base))

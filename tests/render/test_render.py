@@ -380,6 +380,7 @@ def test_llama_server_units(inventories):
     for flag, value in expect.items():
         assert args[args.index(flag) + 1] == value, flag
     assert "--jinja" in args
+    assert "--embedding" not in args, "a chat server (llamacpp.embedding defaults to false)"
     assert args[-2:] == ["--api-key-file", "%d/api-key"]
     assert "LoadCredential=api-key:/etc/llmfleet/secrets/llama-gpu1.key" in unit
     assert "--api-key" not in args
