@@ -40,10 +40,12 @@ def test_overlay_maps_the_seed_onto_the_lab(seed: str) -> None:
         assert inv.gateway.engine.source == "debian-podman" and inv.gateway.engine.compose_binary is not None
         assert inv.gateway.image == "localhost/llmfleet-lab/litellm"
         assert inv.gateway.database is None, "LiteLLM with a database cannot start here (prisma)"
-    # The seed's architecture stays: same hosts, roles, models and routing.
+    # The seed's architecture stays: same hosts and roles (a lab backend may add `gpu`), models (the lab may add its own
+    # after them) and routing.
     seed_inv = load_inventory(seedlab.seed_files(seed)[0])
-    assert [(h.name, h.roles) for h in inv.hosts] == [(h.name, h.roles) for h in seed_inv.hosts]
-    assert [m.name for m in inv.models] == [m.name for m in seed_inv.models]
+    assert [h.name for h in inv.hosts] == [h.name for h in seed_inv.hosts]
+    assert all(set(s.roles) <= set(h.roles) <= set(s.roles) | {"gpu"} for h, s in zip(inv.hosts, seed_inv.hosts, strict=True))
+    assert [m.name for m in inv.models][: len(seed_inv.models)] == [m.name for m in seed_inv.models]
     assert inv.routing == seed_inv.routing
 
 
@@ -73,3 +75,35 @@ def test_merge_overlays_merges_named_lists_by_name() -> None:
         "backends": [{"name": "a", "llamacpp": {"ctx_size": 2, "jinja": True}}, {"name": "b"}],
         "gateway": {"port": 1, "database": None},
     }
+
+
+def test_nova_litellm_serves_one_chat_and_one_embedding_model_on_lab_llama_servers() -> None:
+    from llmfleet.render import render_fleet
+
+    inv = lab_inventory("nova-litellm")
+    local = {m.name: (m.mode, inv.backend_by_name[m.backend]) for m in inv.models if m.backend}
+    assert {name: mode for name, (mode, _) in local.items()} == {"smollm3-3b": "chat", "qwen3-embedding-4b": "embedding"}
+    embed = local["qwen3-embedding-4b"][1].llamacpp
+    assert embed.embedding and embed.extra_args == ["--pooling", "last"]  # the tiny GGUF has no pooling metadata
+    assert not local["smollm3-3b"][1].llamacpp.embedding
+    assert len(seedlab.cloud_models(inv)) == 4
+    files = {f.relpath: f.content for f in render_fleet(inv)}
+    unit = files["nova/systemd/llama-server-llamacpp-embed.service"]
+    assert "--embedding" in unit and "--pooling last" in unit
+    assert "--embedding" not in files["nova/systemd/llama-server-llamacpp-chat.service"]
+    compose = files["nova/litellm/docker-compose.yml"]
+    assert "network_mode: host" in compose and '"--host", "10.231.21.2"' in compose, "no published port: the gateway listens itself"
+
+
+def test_netbox_lab_switches_between_two_models_of_the_seeds_one_ollama() -> None:
+    inv = lab_inventory("netbox-chatbox")
+    seed_inv = load_inventory(seedlab.seed_files("netbox-chatbox")[0])
+    (added,) = [m for m in inv.models if m.name not in seed_inv.model_by_name]
+    first = inv.model_by_name["qwen2.5-14b"]
+    assert added.backend == first.backend and "lab" in added.tags
+    assert added.ollama.gguf.filename != first.ollama.gguf.filename, "another GGUF: another Ollama runner, a real reload"
+    assert {added.ollama.gguf.filename, first.ollama.gguf.filename} <= set(GGUF_RECIPES)
+    assert inv.backend_by_name[first.backend].ollama == seed_inv.backend_by_name[first.backend].ollama.model_copy(
+        update={"version": "0.17.4"}
+    )
+    assert inv.backend_by_name[first.backend].ollama.max_loaded_models == 1
