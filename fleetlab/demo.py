@@ -173,18 +173,19 @@ def check_from_mesh(fleet: labhosts.LabFleet, inventory: Path, key: tuple[str, s
     return MeshCheck(host, done.returncode, backend, report)
 
 
-def verify_and_check(fleet: labhosts.LabFleet, inventory: Path, key: tuple[str, str], out: Path, inv: Inventory | None = None) -> None:
+def verify_and_check(
+    fleet: labhosts.LabFleet, inventory: Path, key: tuple[str, str], out: Path, inv: Inventory | None = None, started: float | None = None
+) -> None:
     """Steps 3 and 4: testinfra on the hosts, then ``llmfleet check`` and ``llmfleet health``.
 
-    With ``inv`` (a seed fleet): discovery (``/v1/models`` lists every model), and cloud models are
-    not checked (the lab has no internet) but reported skipped with the reason, in ``skipped.json``,
+    With ``inv`` (a seed fleet): first one chat request through the gateway (with ``started``, the
+    ``time.monotonic()`` the demo began: the time to the first chat answer, printed and written to
+    ``first_chat.json``), discovery (``/v1/models`` lists every model), and cloud models are not
+    checked (the lab has no internet) but reported skipped with the reason, in ``skipped.json``,
     unless the lab's stand-in for the internet answers them (:mod:`fleetlab.cloudstandin`);
     ``check`` runs on the models the lab answers only, and ``health`` only when it answers every model.
     """
     out.mkdir(parents=True, exist_ok=True)
-    _banner("verify the hosts (pytest-testinfra)")
-    if run_testinfra(fleet, inventory, junit=out / "testinfra.junit.xml").returncode != 0:
-        raise StepFailed("testinfra found hosts that are not as the inventory says (above)")
     skipped = seedlab.cloud_models(inv) if inv is not None else {}
     local = [m.name for m in inv.models if m.name not in skipped] if inv is not None else []
     with contextlib.ExitStack() as stack:
@@ -192,6 +193,22 @@ def verify_and_check(fleet: labhosts.LabFleet, inventory: Path, key: tuple[str, 
         if inv is not None:
             url = stack.enter_context(seedlab.gateway_url(fleet, inv))
             via = ["--gateway", url] if url else []
+            _banner("first chat answer through the gateway")
+            try:
+                chat = seedlab.first_chat(url or gateway_url(inv), inv, key[1])
+            except seedlab.DiscoveryFailed as exc:
+                raise StepFailed(str(exc)) from None
+            if chat is None:
+                _say("  no local chat model: every chat model is a cloud model (skipped below)")
+            else:
+                if started is not None:
+                    chat["seconds_since_start"] = round(time.monotonic() - started, 1)
+                    _say(f"  first chat answer from {chat['model']} {chat['seconds_since_start']:.0f} s after the demo started")
+                (out / "first_chat.json").write_text(json.dumps(chat, indent=2) + "\n")
+        _banner("verify the hosts (pytest-testinfra)")
+        if run_testinfra(fleet, inventory, junit=out / "testinfra.junit.xml").returncode != 0:
+            raise StepFailed("testinfra found hosts that are not as the inventory says (above)")
+        if inv is not None:
             _banner("discovery through the gateway (/v1/models)")
             try:
                 found = seedlab.discovery(url or gateway_url(inv), inv, key[1])
@@ -207,6 +224,8 @@ def verify_and_check(fleet: labhosts.LabFleet, inventory: Path, key: tuple[str, 
         if inv is None or local:
             _banner("check the fleet through its gateway (llmfleet check)")
             models = [a for name in local for a in ("--model", name)]
+            if inv is not None and (concurrency := seedlab.check_concurrency(inv)):
+                models += ["--concurrency", str(concurrency)]
             reports = ["--json", str(out / "check.json"), "--junit", str(out / "check.junit.xml"), "--prom", str(out / "llmfleet.prom")]
             rc = run_llmfleet("check", fleet, inventory, key, *via, *models, "--samples", "5", *reports)
             if rc != 0:
@@ -299,7 +318,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         fleet, key, booted, inv = boot_and_deploy(args.inventory, args.workdir, args.fleet)
         inventory = seedlab.seed_files(args.fleet)[0] if args.fleet else args.inventory
         try:
-            verify_and_check(fleet, inventory, key, args.out, inv if args.fleet else None)
+            verify_and_check(fleet, inventory, key, args.out, inv if args.fleet else None, started=t0)
         finally:
             if booted and not args.keep:
                 _banner("tear down the lab")
@@ -308,7 +327,11 @@ def cmd_run(args: argparse.Namespace) -> int:
                 _say(f"\nthe lab keeps running (make lab-down to stop it; ssh -F {fleet.ssh_config} gw1)")
         _say(f"\ndemo passed in {time.monotonic() - t0:.0f} s")
         if args.fleet:
-            (args.out / "timing.json").write_text(json.dumps({"fleet": args.fleet, "demo_seconds": round(time.monotonic() - t0, 1)}) + "\n")
+            timing = {"fleet": args.fleet, "demo_seconds": round(time.monotonic() - t0, 1)}
+            first = args.out / "first_chat.json"
+            if first.is_file():
+                timing["first_chat_seconds"] = json.loads(first.read_text()).get("seconds_since_start")
+            (args.out / "timing.json").write_text(json.dumps(timing) + "\n")
 
     return _guarded(body)
 

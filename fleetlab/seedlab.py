@@ -39,8 +39,10 @@ from llmfleet.render.context import gateway_secrets
 
 __all__ = [
     "SEEDS",
+    "check_concurrency",
     "cloud_models",
     "discovery",
+    "first_chat",
     "gateway_url",
     "lab_infrastructure",
     "lab_secrets",
@@ -211,3 +213,36 @@ def discovery(base_url: str, inv: Inventory, master_key: str) -> dict[str, Any]:
     listed = sorted(m["id"] for m in resp.json().get("data", []))
     wanted = sorted(m.name for m in inv.models)
     return {"listed": listed, "wanted": wanted, "missing": sorted(set(wanted) - set(listed))}
+
+
+def check_concurrency(inv: Inventory) -> int | None:
+    """``llmfleet check --concurrency`` for a seed fleet: 1 when an Ollama backend serves more local models
+    than it keeps loaded (``max_loaded_models``), else None (the default).
+
+    Checked at once, such models evict each other on every request, and the warm latency samples would
+    time model reloads; one model after the other is how a user who switches models meets them.
+    """
+    for b in inv.backends:
+        if b.ollama is not None and b.ollama.max_loaded_models and len(inv.models_on(b.name)) > b.ollama.max_loaded_models:
+            return 1
+    return None
+
+
+def first_chat(base_url: str, inv: Inventory, master_key: str, *, timeout: float = 300.0) -> dict[str, Any] | None:
+    """One chat request through the gateway to the first local chat model (None when every chat model is cloud).
+
+    Returns the model and the answer's first characters; raises :class:`DiscoveryFailed` when no answer
+    comes back (the caller times it: the time to the first chat answer).
+    """
+    skipped = cloud_models(inv)
+    model = next((m.name for m in inv.models if m.mode == "chat" and m.name not in skipped), None)
+    if model is None:
+        return None
+    body = {"model": model, "messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 8, "temperature": 0}
+    try:
+        resp = httpx.post(f"{base_url}/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {master_key}"}, timeout=timeout)
+        resp.raise_for_status()
+        answer = resp.json()["choices"][0]["message"].get("content") or ""
+    except (httpx.HTTPError, KeyError, IndexError, ValueError) as exc:
+        raise DiscoveryFailed(f"POST {base_url}/v1/chat/completions ({model}): {type(exc).__name__}: {exc}") from None
+    return {"model": model, "answer": answer[:80]}
