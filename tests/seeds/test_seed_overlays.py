@@ -107,3 +107,8 @@ def test_netbox_lab_switches_between_two_models_of_the_seeds_one_ollama() -> Non
         update={"version": "0.17.4"}
     )
     assert inv.backend_by_name[first.backend].ollama.max_loaded_models == 1
+
+
+def test_check_runs_one_model_at_a_time_only_where_an_ollama_keeps_fewer_loaded() -> None:
+    assert seedlab.check_concurrency(lab_inventory("netbox-chatbox")) == 1  # 2 local models, max_loaded_models 1
+    assert seedlab.check_concurrency(lab_inventory("nova-litellm")) is None  # llama.cpp: one server per model
