@@ -186,6 +186,7 @@ def verify_and_check(
     ``check`` runs on the models the lab answers only, and ``health`` only when it answers every model.
     """
     out.mkdir(parents=True, exist_ok=True)
+    (out / "first_chat.json").unlink(missing_ok=True)  # an earlier run's time is not this run's
     skipped = seedlab.cloud_models(inv) if inv is not None else {}
     local = [m.name for m in inv.models if m.name not in skipped] if inv is not None else []
     with contextlib.ExitStack() as stack:
