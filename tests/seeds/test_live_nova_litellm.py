@@ -9,8 +9,8 @@ reported skipped with the reason, never passed.
 
 Discovery is read from this machine, the operator's vantage point: the lab gateway shares the host's
 network (its backends are on loopback), so it listens on the host's lab address itself; no podman
-port forward is involved (a bridged gateway published on 0.0.0.0 answers nothing under bookworm's
-netavark 1.4: it writes ``-d 0.0.0.0/32`` into its DNAT rule; see the overlay's header).
+port forward is involved (the seed's bridged gateway, tried on the lab: the forward answers, its
+``/v1/models`` timed out; see the overlay's header and ``benchmarks/RESULTS-seeds.md``).
 
 Marked ``lab``: root, the lab tools, podman on this machine (to build the images) and a built llama-server.
 """
