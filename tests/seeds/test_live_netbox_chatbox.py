@@ -81,7 +81,7 @@ def test_a_model_switch_costs_under_2_s(demo: SeedDemo) -> None:
 def test_the_gateway_adds_under_10_percent_to_the_response_latency(demo: SeedDemo) -> None:
     """Gateway overhead per local model, measured by ``llmfleet check --direct`` from the gateway host:
     the same streamed request (the latency probe: fixed prompt, temperature 0, 32 tokens) sent through
-    the gateway and straight to Ollama (its OpenAI route), interleaved one after the other so both see
+    the gateway (on its rendered route to Ollama) and straight to Ollama's OpenAI route, interleaved one after the other so both see
     the same load, 3 warm-ups then 25 samples each, one model at a time (no request waits for a reload).
     The overhead is gateway e2e p50 minus direct e2e p50.
 
