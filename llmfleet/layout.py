@@ -27,6 +27,9 @@ HELPERS_DIR = "/usr/local/lib/llmfleet"
 ARTIFACT_HELPER = f"{HELPERS_DIR}/artifact.py"
 WAIT_HELPER = f"{HELPERS_DIR}/wait.py"
 GATEWAY_HELPER = f"{HELPERS_DIR}/gateway.py"
+WARMUP_HELPER = f"{HELPERS_DIR}/warmup.py"
+#: The last Ollama warm-up of each backend (``<backend>.json``: cold time per model, models loaded).
+WARMUP_DIR = f"{STATE_DIR}/warm-up"
 
 #: The gateway's directory (config.yaml, compose file, .env) unless the inventory sets ``gateway.install_dir``.
 GATEWAY_DIR = "/opt/llmfleet/litellm"
@@ -34,6 +37,12 @@ GATEWAY_DIR = "/opt/llmfleet/litellm"
 LITELLM_VENV = "/opt/llmfleet/litellm-venv"
 #: The gateway's last-known-good configuration (inside its install dir), restored when a new one does not become ready.
 GATEWAY_SNAPSHOT = ".llmfleet-previous"
+#: Per-request records (``gateway.logging.request_log``): the callback module beside config.yaml,
+#: the instance LiteLLM loads (``callbacks: [module.instance]``) and the JSON-lines file on the gateway host.
+REQUEST_LOG_MODULE = "llmfleet_request_log"
+REQUEST_LOG_CALLBACK = f"{REQUEST_LOG_MODULE}.handler"
+REQUEST_LOG_DIR = "/var/log/litellm"
+REQUEST_LOG_FILE = f"{REQUEST_LOG_DIR}/requests.jsonl"
 #: The compose project name of the gateway (``docker compose -p``; also the top-level ``name:``).
 COMPOSE_PROJECT = "litellm"
 

@@ -28,7 +28,7 @@ from llmfleet.deploy.operations import gateway as gateway_ops
 from llmfleet.deploy.operations.util import sha256_text
 from llmfleet.inventory.model import Host, Inventory
 from llmfleet.inventory.secrets import SecretRef, check_master_key_value
-from llmfleet.layout import COMPOSE_PROJECT, COMPOSE_ROOT, GATEWAY_SNAPSHOT, LITELLM_SERVICE, LITELLM_VENV
+from llmfleet.layout import COMPOSE_PROJECT, COMPOSE_ROOT, GATEWAY_SNAPSHOT, LITELLM_SERVICE, LITELLM_VENV, REQUEST_LOG_DIR
 from llmfleet.render import RenderedFile, gateway_secrets
 from llmfleet.versions import litellm_venv_requirements
 
@@ -149,6 +149,10 @@ def configure(inv: Inventory, me: Host) -> None:
     snapshot_dir = f"{gw.install_dir}/{GATEWAY_SNAPSHOT}"
     timeout = int(host.data.get("llmfleet_ready_timeout") or READY_TIMEOUT)
     files.directory(name=f"Create the gateway directory {gw.install_dir}", path=gw.install_dir, user="root", group="root", mode="755")
+    if gw.logging.request_log and gw.runtime == "compose":  # systemd-venv: the unit's LogsDirectory=
+        files.directory(
+            name=f"Create the per-request record directory {REQUEST_LOG_DIR}", path=REQUEST_LOG_DIR, user="root", group="root", mode="750"
+        )
     managed: dict[str, str | dotenv.SecretContent] = {f.dest: sha256_text(f.content) for f in rendered}
     managed[env_path] = env
     gateway_ops.snapshot(name="Keep the running gateway configuration for a rollback", files=managed, snapshot_dir=snapshot_dir)

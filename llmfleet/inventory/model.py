@@ -752,6 +752,15 @@ class Logging(Strict):
     )
     json_logs: bool = Field(default=True, description="Structured JSON logs from the proxy.", examples=[True])
     store_prompts: bool = Field(default=False, description="Keep prompts and responses in spend logs (privacy!).", examples=[False])
+    request_log: bool = Field(
+        default=False,
+        description=(
+            "One JSON line per request (call id, model, deployment, tokens, cost in USD, status; never prompts or keys) "
+            "appended by llmfleet's LiteLLM callback to /var/log/litellm/requests.jsonl on the gateway host: "
+            "per-request cost records without a database (spend logs need `gateway.database`)."
+        ),
+        examples=[True],
+    )
     success_callbacks: list[str] = Field(
         default_factory=list, description="Callbacks for successful requests only (`success_callback`).", examples=[["langfuse"]]
     )

@@ -38,6 +38,10 @@ from llmfleet.layout import (
     OLLAMA_LINK,
     OLLAMA_SERVICE,
     OLLAMA_USER,
+    REQUEST_LOG_CALLBACK,
+    REQUEST_LOG_DIR,
+    REQUEST_LOG_FILE,
+    REQUEST_LOG_MODULE,
     ROLE_TAGS,
     SECRETS_DIR,
     SYSTEMD_DIR,
@@ -224,6 +228,9 @@ def litellm_config_view(inv: Inventory) -> LitellmConfigView:
     ):
         if getattr(gw.logging, name):
             litellm_settings[key] = list(getattr(gw.logging, name))
+    if gw.logging.request_log:
+        # llmfleet's per-request records (templates/litellm/llmfleet_request_log.py.j2), beside config.yaml.
+        litellm_settings["callbacks"] = [*litellm_settings.get("callbacks", []), REQUEST_LOG_CALLBACK]
     if gw.cache is not None:
         litellm_settings["cache"] = True
         litellm_settings["cache_params"] = _cache_params(inv)
@@ -314,6 +321,15 @@ class BundledService:
 
 
 @dataclass(frozen=True)
+class RequestLogView:
+    """The view of ``litellm/llmfleet_request_log.py`` (``gateway.logging.request_log``)."""
+
+    fleet: str
+    callback: str
+    path: str
+
+
+@dataclass(frozen=True)
 class ComposeView:
     """The view of ``litellm/docker-compose.yml``."""
 
@@ -332,6 +348,8 @@ class ComposeView:
     postgres_command: list[str] | None
     redis_command: list[str] | None
     environment: list[tuple[str, str]] = field(default_factory=list)
+    #: (host path, container path, read-only) bind mounts besides config.yaml.
+    mounts: list[tuple[str, str, bool]] = field(default_factory=list)
 
 
 def compose_view(inv: Inventory, host: Host) -> ComposeView:
@@ -384,6 +402,11 @@ def compose_view(inv: Inventory, host: Host) -> ComposeView:
         environment=gateway_environment(inv),
         postgres_command=["postgres", "-c", "listen_addresses=127.0.0.1"] if postgres and host_network else None,
         redis_command=redis_command,
+        mounts=(
+            [(f"./{REQUEST_LOG_MODULE}.py", f"/app/{REQUEST_LOG_MODULE}.py", True), (REQUEST_LOG_DIR, REQUEST_LOG_DIR, False)]
+            if gw.logging.request_log
+            else []
+        ),
     )
 
 
@@ -398,6 +421,8 @@ class LitellmUnitView:
     after: list[str]
     environment: list[tuple[str, str]]
     low_port: bool
+    #: ``LogsDirectory=`` (the per-request records' directory under /var/log), or None.
+    logs_directory: str | None = None
 
 
 def _after(inv: Inventory, host: Host) -> list[str]:
@@ -429,6 +454,7 @@ def litellm_unit_view(inv: Inventory, host: Host) -> LitellmUnitView:
         after=_after(inv, host),
         environment=gateway_environment(inv),
         low_port=gw.port < 1024,
+        logs_directory=REQUEST_LOG_DIR.removeprefix("/var/log/") if gw.logging.request_log else None,
     )
 
 
@@ -437,6 +463,8 @@ def gateway_environment(inv: Inventory) -> list[tuple[str, str]]:
     # The pinned release's bundled cost map: no fetch from GitHub at start (offline, air-gapped,
     # deterministic); prices update with the pinned version.
     env = [("LITELLM_LOCAL_MODEL_COST_MAP", "True")]
+    if inv.gateway.logging.request_log:
+        env.append(("LLMFLEET_REQUEST_LOG", REQUEST_LOG_FILE))
     if inv.gateway.ui is not None:
         env.append(("UI_USERNAME", inv.gateway.ui.username))
     return env
@@ -908,6 +936,17 @@ def plan_fleet(inv: Inventory) -> list[FileSpec]:
             specs.append(
                 FileSpec(h, f"{h}/litellm/.env.example", "litellm/env.example.j2", env_example_view(inv), f"{gw.install_dir}/.env.example")
             )
+            if gw.logging.request_log:
+                specs.append(
+                    FileSpec(
+                        h,
+                        f"{h}/litellm/{REQUEST_LOG_MODULE}.py",
+                        "litellm/llmfleet_request_log.py.j2",
+                        RequestLogView(inv.fleet, REQUEST_LOG_CALLBACK, REQUEST_LOG_FILE),
+                        f"{gw.install_dir}/{REQUEST_LOG_MODULE}.py",
+                        service=service,
+                    )
+                )
             if gw.runtime == "compose":
                 specs.append(
                     FileSpec(

@@ -434,6 +434,11 @@ def validate_rendered(files: list[RenderedFile], inv: Inventory) -> list[Problem
             problems.extend(_check_tailscale(f))
         elif name == ".env.example":
             problems.extend(_check_env_example(f))
+        elif name.endswith(".py"):  # a LiteLLM callback module: LiteLLM imports it at start
+            try:
+                compile(f.content, f.relpath, "exec")
+            except SyntaxError as exc:
+                problems.append(_problem(f, f"is not valid Python: line {exc.lineno}: {exc.msg}"))
         problems.extend(_check_secrets(f, parsed, secret_kind))
     problems.extend(_check_compose_files(compose_files, files))
     problems.extend(_check_fleet(files, inv))
