@@ -14,7 +14,7 @@ from pyinfra.api import deploy
 from pyinfra.api.operation import OperationMeta
 from pyinfra.facts.files import FindInFile
 from pyinfra.facts.server import KernelVersion, LinuxDistribution
-from pyinfra.operations import files, server, systemd
+from pyinfra.operations import files, python, server, systemd
 
 from llmfleet.deploy import common
 from llmfleet.deploy.context import artifact_url, inventory, rendered, this_host
@@ -31,6 +31,7 @@ from llmfleet.layout import (
     OLLAMA_SERVICE,
     OLLAMA_USER,
     SECRETS_DIR,
+    WARMUP_DIR,
     llama_service,
 )
 from llmfleet.render import mesh_ports, modelfile_name
@@ -170,6 +171,28 @@ def ollama_backend(me: Host, inv: Inventory, backend: Backend) -> None:
             digest=src.digest,
             modelfile_sha256=hashlib.sha256(modelfile.content.encode()).hexdigest(),
         )
+    warm_up(inv, backend, address)
+
+
+def warm_up(inv: Inventory, backend: Backend, address: str) -> None:
+    """Load the backend's models after deploy (a cold start can take seconds: the first client must
+    not pay it) and report each cold load time; models beyond ``max_loaded_models`` stay cold."""
+    t = backend.ollama
+    assert t is not None
+    warm, cold = ollama.warm_up_plan([m.upstream for m in inv.models_on(backend.name)], t.max_loaded_models)
+    if not warm:
+        return
+    files.directory(name=f"Create the warm-up report directory {WARMUP_DIR}", path=WARMUP_DIR, user="root", group="root", mode="755")
+    left = f"; {', '.join(cold)} stay cold (max_loaded_models {t.max_loaded_models})" if cold else ""
+    report = f"{WARMUP_DIR}/{backend.name}.json"
+    warmed = ollama.models_warm(
+        name=f"Warm up {', '.join(warm)} (keep_alive {t.keep_alive}) and report the cold load time{left}",
+        models=warm,
+        address=address,
+        keep_alive=str(t.keep_alive),
+        report=report,
+    )
+    python.call(name=f"Report the cold load time of {', '.join(warm)}", function=ollama.print_warm_up, report=report, _if=warmed.did_change)
 
 
 @deploy("Install and run a llama.cpp server")

@@ -1,4 +1,4 @@
-"""Facts about an Ollama server: the models it has (``ollama list``)."""
+"""Facts about an Ollama server: the models it has (``ollama list``, ``/api/tags``) and has loaded (``/api/ps``)."""
 
 from __future__ import annotations
 
@@ -60,3 +60,25 @@ class OllamaDigests(FactBase[dict[str, str]]):
             if len(fields) == 2:
                 found[normalize_model(fields[0])] = fields[1]
         return found
+
+
+_PS = (
+    "import json,sys,urllib.request;"
+    "d=json.load(urllib.request.urlopen('http://'+sys.argv[1]+'/api/ps',timeout=20));"
+    "[print(m.get('name') or m.get('model')) for m in d.get('models') or []]"
+)
+
+
+class OllamaLoaded(FactBase[list[str]]):
+    """Names (``name:tag``) of the models the Ollama server at ``address`` has loaded now (its ``/api/ps``)."""
+
+    default = list
+
+    def requires_command(self, address: str) -> str:
+        return "python3"
+
+    def command(self, address: str) -> str:
+        return f"python3 -c {shlex.quote(_PS)} {shlex.quote(address)} 2>/dev/null || true"
+
+    def process(self, output: list[str]) -> list[str]:
+        return sorted({normalize_model(line) for line in output if line.strip()})

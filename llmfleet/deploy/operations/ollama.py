@@ -3,14 +3,16 @@ Modelfile, only when missing."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
-from pyinfra import host
+from pyinfra import host, logger
 from pyinfra.api import QuoteString, StringCommand, operation
 from pyinfra.facts.files import FileContents
 
-from llmfleet.deploy.facts.ollama import OllamaDigests, OllamaModels, normalize_model
+from llmfleet.deploy.facts.ollama import OllamaDigests, OllamaLoaded, OllamaModels, normalize_model
 from llmfleet.deploy.operations.util import first_line
+from llmfleet.layout import WARMUP_HELPER
 
 #: Checks, on the host, that Ollama at argv[1] lists model argv[2] with digest argv[3] (exit 1 otherwise).
 _VERIFY = (
@@ -135,3 +137,55 @@ def model_pulled_from(model: str, reference: str, address: str, insecure: bool =
     for argv in pull_commands(reference, name, address, insecure=insecure, timeout=timeout):
         yield StringCommand(*(QuoteString(a) for a in argv))
     yield StringCommand("python3", "-c", QuoteString(_VERIFY), QuoteString(address), QuoteString(name), QuoteString(digest or ""))
+
+
+def warm_up_plan(models: Sequence[str], max_loaded: int) -> tuple[list[str], list[str]]:
+    """(models to warm, models left cold): the first ``max_loaded`` in inventory order stay loaded;
+    warming more would only evict those."""
+    names = list(dict.fromkeys(normalize_model(m) for m in models))
+    return names[:max_loaded], names[max_loaded:]
+
+
+@operation()
+def models_warm(models: Sequence[str], address: str, keep_alive: str, report: str, timeout: int = 900):
+    """Load each of ``models`` (one empty-prompt request each, with ``keep_alive``) unless every one is loaded.
+
+    The helper prints each cold load time (and Ollama's ``load_duration``) and writes ``report``
+    (JSON). No-op when ``/api/ps`` already lists every model: a re-run changes nothing while they stay warm.
+    """
+    wanted = [normalize_model(m) for m in models]
+    have = set(host.get_fact(OllamaLoaded, address=address))
+    if not wanted or all(m in have for m in wanted):
+        host.noop(f"warm: {', '.join(wanted) or 'no model to warm'}")
+        return
+    yield StringCommand(
+        "python3",
+        WARMUP_HELPER,
+        QuoteString(address),
+        *[QuoteString(m) for m in wanted],
+        "--keep-alive",
+        QuoteString(keep_alive),
+        "--timeout",
+        str(int(timeout)),
+        "--report",
+        QuoteString(report),
+    )
+
+
+def print_warm_up(report: str) -> None:
+    """Show, in the deploy's output, the cold load time of each model the warm-up measured (``report``)."""
+    ok, out = host.run_shell_command(StringCommand("cat", QuoteString(report)))
+    try:
+        doc = json.loads(out.stdout) if ok else None
+    except ValueError:
+        doc = None
+    if doc is None:
+        logger.warning(f"    [{host.name}] warm-up: no report at {report}")
+        return
+    for m in doc["models"]:
+        if m.get("ok"):
+            ollama = f", Ollama load_duration {m['load_duration_s']:.2f} s" if m.get("load_duration_s") is not None else ""
+            logger.info(
+                f"    [{host.name}] warm-up: {m['model']} loaded cold in {m['cold_s']:.2f} s{ollama} (keep_alive {doc['keep_alive']})"
+            )
+    logger.info(f"    [{host.name}] warm-up: loaded now: {', '.join(doc.get('loaded') or []) or 'none'}")

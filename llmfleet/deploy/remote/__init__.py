@@ -6,6 +6,7 @@ into place:
 
 * ``artifact.py`` — ``fetch`` one file, ``install`` a pinned binary or archive into a versioned directory;
 * ``wait.py``     — wait (bounded) for an HTTP endpoint to answer 200;
+* ``warmup.py``   — load Ollama models after deploy and report each cold load time;
 * ``gateway.py``  — snapshot the gateway's files, apply a new configuration, wait for readiness,
   and roll back to the snapshot when it does not become ready.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-HELPER_NAMES = ("artifact.py", "wait.py", "gateway.py")
+HELPER_NAMES = ("artifact.py", "wait.py", "gateway.py", "warmup.py")
 
 
 def helper_source(name: str) -> Path:
