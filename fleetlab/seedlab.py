@@ -20,10 +20,12 @@ fleet: those stand-ins, and an external Redis at a fleet host's mesh IP (:mod:`f
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,8 +36,8 @@ import yaml
 
 from fleetlab.hosts import LabFleet
 from llmfleet.inventory import load_inventory
-from llmfleet.inventory.model import Inventory
-from llmfleet.render.context import gateway_secrets
+from llmfleet.inventory.model import Host, Inventory
+from llmfleet.render.context import compose_view, gateway_secrets
 
 __all__ = [
     "SEEDS",
@@ -48,6 +50,7 @@ __all__ = [
     "lab_secrets",
     "merge_overlays",
     "prepare_seed",
+    "request_from_host",
     "seed_files",
 ]
 
@@ -165,12 +168,23 @@ def cloud_models(inv: Inventory) -> dict[str, str]:
     return {m.name: CLOUD_SKIP_REASON.format(provider=m.provider) for m in inv.models if m.backend is None and m.name not in served}
 
 
+def _tunnelled(inv: Inventory, gw_host: Host) -> bool:
+    """Whether this machine reaches the gateway only through SSH: it listens on loopback, or it is a
+    compose gateway on a bridge network, whose published port (podman 4.3 + netavark 1.4) answers the
+    host itself but not this machine (nova-litellm's discovery timed out; readiness on the host answered)."""
+    gw = inv.gateway
+    if gw.bind in ("127.0.0.1", "::1", "localhost"):
+        return True
+    return gw.runtime == "compose" and not compose_view(inv, gw_host).host_network
+
+
 @contextlib.contextmanager
 def gateway_url(fleet: LabFleet, inv: Inventory) -> Iterator[str | None]:
     """The gateway's base URL as seen from this machine: None (the inventory's own URL) unless the
-    gateway listens on loopback only; then an SSH tunnel to it (what an operator on another machine does)."""
+    gateway listens on loopback only or sits behind podman's port forward (:func:`_tunnelled`); then
+    an SSH tunnel to it (what an operator on another machine does)."""
     gw_host = inv.hosts_with("gateway")[0]
-    if inv.gateway.bind not in ("127.0.0.1", "::1", "localhost"):
+    if not _tunnelled(inv, gw_host):
         yield None
         return
     with socket.socket() as s:
@@ -185,7 +199,7 @@ def gateway_url(fleet: LabFleet, inv: Inventory) -> Iterator[str | None]:
             "-o",
             "ExitOnForwardFailure=yes",
             "-L",
-            f"127.0.0.1:{port}:127.0.0.1:{inv.gateway.port}",
+            f"127.0.0.1:{port}:{inv.gateway.local_address}:{inv.gateway.port}",
             gw_host.name,
         ],
         stdout=subprocess.DEVNULL,
@@ -246,3 +260,36 @@ def first_chat(base_url: str, inv: Inventory, master_key: str, *, timeout: float
     except (httpx.HTTPError, KeyError, IndexError, ValueError) as exc:
         raise DiscoveryFailed(f"POST {base_url}/v1/chat/completions ({model}): {type(exc).__name__}: {exc}") from None
     return {"model": model, "answer": answer[:80]}
+
+
+#: Runs in a lab host's network namespace (this machine's python): one HTTP request, the answer as JSON.
+_REQUEST = r"""
+import json, os, sys, time, urllib.error, urllib.request
+method, url, body = sys.argv[1], sys.argv[2], sys.argv[3]
+headers = {"Content-Type": "application/json"}
+if os.environ.get("LAB_BEARER"):
+    headers["Authorization"] = "Bearer " + os.environ["LAB_BEARER"]
+req = urllib.request.Request(url, body.encode() if body else None, headers, method=method)
+t0 = time.monotonic()
+try:
+    with urllib.request.urlopen(req, timeout=float(sys.argv[4])) as resp:
+        status, hdrs, text = resp.status, dict(resp.headers), resp.read().decode(errors="replace")
+except urllib.error.HTTPError as exc:
+    status, hdrs, text = exc.code, dict(exc.headers), exc.read().decode(errors="replace")
+print(json.dumps({"status": status, "headers": {k.lower(): v for k, v in hdrs.items()}, "body": text, "seconds": time.monotonic() - t0}))
+"""
+
+
+def request_from_host(
+    fleet: LabFleet, host: str, method: str, url: str, *, key: str | None = None, body: Any = None, timeout: float = 300.0
+) -> dict[str, Any]:
+    """One HTTP request from ``host``'s vantage point (its network namespace): status, headers (lower-case), body, seconds.
+
+    ``key`` travels in the environment of the process, never on its command line.
+    """
+    argv = [sys.executable, "-c", _REQUEST, method, url, "" if body is None else json.dumps(body), str(timeout)]
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **({"LAB_BEARER": key} if key else {})}
+    out = fleet.run_from_host_net(host, argv, timeout=timeout + 30, env=env)
+    if out.returncode != 0:
+        raise RuntimeError(f"{method} {url} from {host}: exit {out.returncode}: {out.stderr.strip()[-800:]}")
+    return json.loads(out.stdout)
