@@ -30,7 +30,7 @@ from llmfleet.layout import (
     TAILSCALED_LINK,
     TAILSCALED_SERVICE,
 )
-from llmfleet.render import key_carries_tags, node_tags, parse_args_file
+from llmfleet.render import key_carries_tags, node_tags, parse_args_file, tailscale_firewall_mode
 
 #: Tailscale's package signing key (https://pkgs.tailscale.com).
 TAILSCALE_KEY_FINGERPRINT = "2596A99EAAB33821893C0A79458CA832957F5868"
@@ -140,6 +140,10 @@ def node() -> None:
     me = this_host()
     mesh = inv.mesh
     assert mesh is not None and me.mesh is not None
+    if tailscale_firewall_mode(inv, me) == "iptables":
+        packages.apt_installed(
+            name="Install iptables before tailscaled starts (a container engine shares its rules)", packages=["iptables"]
+        )
     install_tailscale(inv, me, mesh)
     args_file = rendered(me.name, "tailscale/up.args")
     if args_file is None:

@@ -11,7 +11,15 @@ The API used by the CLI, deploy and the checks::
     mesh_ports(inv, host) -> list[int]           # the backend ports on the mesh (what the firewall guards)
 """
 
-from llmfleet.render.context import gateway_secrets, key_carries_tags, mesh_ports, modelfile_name, node_tags, parse_args_file
+from llmfleet.render.context import (
+    gateway_secrets,
+    key_carries_tags,
+    mesh_ports,
+    modelfile_name,
+    node_tags,
+    parse_args_file,
+    tailscale_firewall_mode,
+)
 from llmfleet.render.engine import RenderedFile, RenderError, render_fleet
 from llmfleet.render.output import MANIFEST, OutputError, diff_tree, write_tree
 from llmfleet.render.validate import validate_rendered
@@ -29,6 +37,7 @@ __all__ = [
     "node_tags",
     "parse_args_file",
     "render_fleet",
+    "tailscale_firewall_mode",
     "validate_rendered",
     "write_tree",
 ]

@@ -862,13 +862,33 @@ class TailscaledUnitView:
     port: int
     interface: str
     args_file: str
+    firewall_mode: str | None = None
 
 
-def tailscaled_unit_view(inv: Inventory) -> TailscaledUnitView:
+def tailscale_firewall_mode(inv: Inventory, host: Host) -> str | None:
+    """``iptables`` on a compose gateway host, else None (Tailscale's own choice).
+
+    The container engine (netavark, Docker) writes its rules with iptables; tailscaled, started
+    before the engine is installed, finds no iptables and takes nftables, and its nft rules in the
+    ``filter``/``nat`` tables make iptables-nft refuse those tables, so the engine's second network
+    setup fails ("netavark: iptables: Chain already exists", seen on a lab host). Deploy installs
+    iptables before tailscaled starts on such a host.
+    """
+    return "iptables" if "gateway" in host.roles and inv.gateway.runtime == "compose" else None
+
+
+def tailscaled_unit_view(inv: Inventory, host: Host) -> TailscaledUnitView:
     """tailscaled in kernel TUN mode on the mesh interface."""
     assert inv.mesh is not None
     return TailscaledUnitView(
-        inv.fleet, inv.mesh.tailscale_version, TAILSCALED_LINK, TAILSCALE_STATE, TAILSCALE_PORT, MESH_INTERFACE, TAILSCALE_ARGS_FILE
+        inv.fleet,
+        inv.mesh.tailscale_version,
+        TAILSCALED_LINK,
+        TAILSCALE_STATE,
+        TAILSCALE_PORT,
+        MESH_INTERFACE,
+        TAILSCALE_ARGS_FILE,
+        tailscale_firewall_mode(inv, host),
     )
 
 
@@ -1073,7 +1093,7 @@ def plan_fleet(inv: Inventory) -> list[FileSpec]:
                     h,
                     f"{h}/systemd/{TAILSCALED_SERVICE}",
                     "systemd/tailscaled.service.j2",
-                    tailscaled_unit_view(inv),
+                    tailscaled_unit_view(inv, host),
                     f"{SYSTEMD_DIR}/{TAILSCALED_SERVICE}",
                     MODE_UNIT,
                     TAILSCALED_SERVICE,
