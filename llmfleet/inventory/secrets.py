@@ -39,7 +39,8 @@ LITERAL_SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"^sk-(?:proj-)?[A-Za-z0-9_-]{4,}$|sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20,}|(?<![A-Za-z0-9_-])sk-[A-Za-z0-9_-]{20,}"
         ),
     ),
-    ("an AWS access key id", re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Z0-9])")),
+    # Not bounded on the right: a key id run on into more capitals (``AKIA…AKIA…``) is still one.
+    ("an AWS access key id", re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}")),
     (
         "an AWS secret access key",
         re.compile(
@@ -81,6 +82,10 @@ def redact(text: str) -> str:
     for description, pattern in LITERAL_SECRET_PATTERNS:
         if description == "a URL with an embedded password":
             text = pattern.sub(lambda m: m[0].split("://", 1)[0] + "://" + m[0].split("://", 1)[1].split(":", 1)[0] + ":<redacted>@", text)
+        elif description == "an AWS access key id":
+            # Messages may over-redact, never under-redact: no boundary at all, so two key ids
+            # written back to back are both removed.
+            text = re.sub(r"(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}", f"<redacted: {description}>", text)
         elif description != "an OpenAI-style key":
             text = pattern.sub(f"<redacted: {description}>", text)
         else:

@@ -66,3 +66,15 @@ def test_a_bad_server_url_gives_one_error_that_names_https(problems_of, base) ->
     base["mesh"]["server_url"] = "http://hs.example.net"
     found = [p for p in problems_of(base) if "server_url" in p]
     assert len(found) == 1 and "https://" in found[0], found
+
+
+def test_aws_key_ids_run_together_are_found_and_both_redacted(problems_of, base) -> None:
+    """Found by the fuzz test: ``x`` + two key ids back to back in the fleet name was echoed in the
+    'is not valid' message (the key-id pattern wanted a boundary after its 20 characters)."""
+    key = SECRETS["aws access key"]
+    text = f"x{key}{key}"
+    assert looks_like_literal_secret(text) == "an AWS access key id"
+    assert key not in redact(text)
+    base["fleet"] = text
+    found = problems_of(base)
+    assert found and all(key not in p for p in found)
