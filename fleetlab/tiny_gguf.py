@@ -34,8 +34,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import gguf
 
 __all__ = [
     "CHATML_GO_TEMPLATE",
@@ -210,6 +214,40 @@ def _output_bias(tokens: list[str]) -> np.ndarray:
     return bias
 
 
+def _new_writer(
+    out: Path, name: str, tokens: list[str], types: list[int], merges: list[str], chat_template: str, rope_dim: int, rope_base: float
+) -> gguf.GGUFWriter:
+    """A GGUF writer with the header every lab model shares (llama architecture, F32, the ChatML
+    byte-level vocabulary): only the name, chat template and RoPE settings differ. Key order is
+    part of the file's bytes, which are pinned by sha256: keep it."""
+    import gguf  # imported lazily: only needed to generate the model
+
+    writer = gguf.GGUFWriter(str(out), "llama")
+    writer.add_name(name)
+    writer.add_file_type(gguf.LlamaFileType.ALL_F32)
+    writer.add_vocab_size(len(tokens))
+    writer.add_context_length(N_CTX)
+    writer.add_embedding_length(N_EMBD)
+    writer.add_block_count(N_LAYER)
+    writer.add_feed_forward_length(N_FF)
+    writer.add_head_count(N_HEAD)
+    writer.add_head_count_kv(N_HEAD)
+    writer.add_rope_dimension_count(rope_dim)
+    writer.add_rope_freq_base(rope_base)
+    writer.add_layer_norm_rms_eps(1e-6)
+    writer.add_tokenizer_model("gpt2")
+    writer.add_tokenizer_pre("qwen2")
+    writer.add_token_list(tokens)
+    writer.add_token_types(types)
+    writer.add_token_merges(merges)
+    writer.add_bos_token_id(tokens.index("<|endoftext|>"))
+    writer.add_eos_token_id(tokens.index("<|im_end|>"))
+    writer.add_pad_token_id(tokens.index("<|endoftext|>"))
+    writer.add_add_bos_token(False)
+    writer.add_chat_template(chat_template)
+    return writer
+
+
 def write_tiny_gguf(
     path: str | Path,
     *,
@@ -240,7 +278,6 @@ def write_tiny_gguf(
         if chat_template is not None or tool_call_bias is not None:
             raise ValueError("the scripted model takes no chat_template or tool_call_bias")
         return write_scripted_tools_gguf(path, seed=seed)
-    import gguf  # imported lazily: only needed to generate the model
 
     if chat_template is None:
         try:
@@ -289,30 +326,7 @@ def write_tiny_gguf(
         output[tool_close, 0] = 0.0
         output[tool_close, 4] = 3.0
 
-    writer = gguf.GGUFWriter(str(out), "llama")
-    writer.add_name("llmfleet-tiny-random")
-    writer.add_file_type(gguf.LlamaFileType.ALL_F32)
-    writer.add_vocab_size(n_vocab)
-    writer.add_context_length(N_CTX)
-    writer.add_embedding_length(N_EMBD)
-    writer.add_block_count(N_LAYER)
-    writer.add_feed_forward_length(N_FF)
-    writer.add_head_count(N_HEAD)
-    writer.add_head_count_kv(N_HEAD)
-    writer.add_rope_dimension_count(N_EMBD // N_HEAD)
-    writer.add_rope_freq_base(10000.0)
-    writer.add_layer_norm_rms_eps(1e-6)
-
-    writer.add_tokenizer_model("gpt2")
-    writer.add_tokenizer_pre("qwen2")
-    writer.add_token_list(tokens)
-    writer.add_token_types(types)
-    writer.add_token_merges(merges)
-    writer.add_bos_token_id(tokens.index("<|endoftext|>"))
-    writer.add_eos_token_id(tokens.index("<|im_end|>"))
-    writer.add_pad_token_id(tokens.index("<|endoftext|>"))
-    writer.add_add_bos_token(False)
-    writer.add_chat_template(chat_template)
+    writer = _new_writer(out, "llmfleet-tiny-random", tokens, types, merges, chat_template, N_EMBD // N_HEAD, 10000.0)
 
     writer.add_tensor("token_embd.weight", token_embd)
     for i in range(N_LAYER):
@@ -470,7 +484,6 @@ def write_scripted_tools_gguf(path: str | Path, *, seed: int = 0) -> Path:
     embedded Jinja chat template is Qwen2.5's (tools); Ollama needs a Go TEMPLATE with ``.Tools``
     (:data:`QWEN25_TOOLS_GO_TEMPLATE`) to accept tools and parse the call.
     """
-    import gguf  # imported lazily: only needed to generate the model
 
     del seed  # no randomness: the same file for every seed
     out = Path(path)
@@ -540,29 +553,8 @@ def write_scripted_tools_gguf(path: str | Path, *, seed: int = 0) -> Path:
     for cur, nxt in zip(default, [*default[1:], im_end], strict=True):
         chain(cur, nxt)
 
-    writer = gguf.GGUFWriter(str(out), "llama")
-    writer.add_name("llmfleet-tiny-scripted-tools")
-    writer.add_file_type(gguf.LlamaFileType.ALL_F32)
-    writer.add_vocab_size(n_vocab)
-    writer.add_context_length(N_CTX)
-    writer.add_embedding_length(N_EMBD)
-    writer.add_block_count(N_LAYER)
-    writer.add_feed_forward_length(N_FF)
-    writer.add_head_count(N_HEAD)
-    writer.add_head_count_kv(N_HEAD)
-    writer.add_rope_dimension_count(head_dim)
-    writer.add_rope_freq_base(1e6)
-    writer.add_layer_norm_rms_eps(1e-6)
-    writer.add_tokenizer_model("gpt2")
-    writer.add_tokenizer_pre("qwen2")
-    writer.add_token_list(tokens)
-    writer.add_token_types(types)
-    writer.add_token_merges(merges)
-    writer.add_bos_token_id(tokens.index("<|endoftext|>"))
-    writer.add_eos_token_id(im_end)
-    writer.add_pad_token_id(tokens.index("<|endoftext|>"))
-    writer.add_add_bos_token(False)
-    writer.add_chat_template(QWEN25_TOOLS_TEMPLATE)
+    assert im_end == tokens.index("<|im_end|>")
+    writer = _new_writer(out, "llmfleet-tiny-scripted-tools", tokens, types, merges, QWEN25_TOOLS_TEMPLATE, head_dim, 1e6)
 
     writer.add_tensor("token_embd.weight", token_embd)
     for i in range(N_LAYER):
