@@ -190,9 +190,10 @@ def test_only_that_minors_key_command_works(lab: VersionLab) -> None:
     assert wrong.returncode != 0, f"Headscale {lab.version} accepted {other}"
 
 
+# Only the releases this applies to (a skip would fail under LLMFLEET_REQUIRE_REAL): UPGRADE_FROM -> the default
+# is one minor step, which the upgrade test below runs. Same parameter values, so the same booted labs.
+@pytest.mark.parametrize("lab", [v for v in OLDER if v != UPGRADE_FROM], indirect=True)
 def test_a_deploy_that_skips_minors_is_refused_before_headscale_changes(lab: VersionLab) -> None:
-    if lab.version == UPGRADE_FROM:
-        pytest.skip(f"{UPGRADE_FROM} -> {DEFAULT_HEADSCALE_VERSION} is one minor step: the upgrade test runs it")
     lab.repin(DEFAULT_HEADSCALE_VERSION)
     try:
         run = lab.deploy()
@@ -205,9 +206,9 @@ def test_a_deploy_that_skips_minors_is_refused_before_headscale_changes(lab: Ver
     assert all(online(n) for n in nodes(lab))
 
 
+# The upgrade to the default runs from the release one minor below it.
+@pytest.mark.parametrize("lab", [UPGRADE_FROM], indirect=True)
 def test_one_minor_upgrade_to_the_default_keeps_the_nodes(lab: VersionLab) -> None:
-    if lab.version != UPGRADE_FROM:
-        pytest.skip(f"the upgrade to {DEFAULT_HEADSCALE_VERSION} runs from the release one minor below it ({UPGRADE_FROM})")
     before = {n["given_name"]: identity(n) for n in nodes(lab)}
     lab.repin(DEFAULT_HEADSCALE_VERSION)
     run = lab.deploy()

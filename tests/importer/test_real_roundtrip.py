@@ -90,7 +90,7 @@ def covered_keys(result: ImportResult, source: dict[str, Any]) -> dict[str, set[
     return out
 
 
-def normalised(d: dict[str, Any], skip: set[str], ours: bool, ollama_fixed: bool) -> dict[str, Any]:
+def normalised(d: dict[str, Any], skip: set[str], ours: bool, ollama_fixed: bool, on_ollama: bool = False) -> dict[str, Any]:
     out = {k: v for k, v in d.items() if k != "model_name" and k not in skip and not k.startswith("model_info.llmfleet_")}
     if ours and str(d.get("model_info.llmfleet_source", "")).startswith("backend:"):
         out.pop("litellm_params.api_base", None)  # a server llmfleet deploys has llmfleet's address
@@ -99,9 +99,19 @@ def normalised(d: dict[str, Any], skip: set[str], ours: bool, ollama_fixed: bool
     model = str(out.get("litellm_params.model", ""))
     if ollama_fixed and model.startswith("ollama/"):
         out["litellm_params.model"] = "ollama_chat/" + model.removeprefix("ollama/")  # the ollama-prefix finding
+    if ours and on_ollama and model.startswith("openai/") and out.get("model_info.mode", "chat") == "chat":
+        # llmfleet's route to an Ollama backend for chat: openai/ on Ollama's /v1 (benchmarks/RESULTS-ollama-routes.md);
+        # the same server and model as the source's ollama_chat/ (its api_base is llmfleet's, dropped above)
+        out["litellm_params.model"] = "ollama_chat/" + model.removeprefix("openai/")
     if isinstance(out.get("litellm_params.timeout"), float) and float(out["litellm_params.timeout"]).is_integer():
         out["litellm_params.timeout"] = int(out["litellm_params.timeout"])
     return out
+
+
+def on_ollama_backend(inventory: Inventory, source: str) -> bool:
+    """Whether a rendered deployment's ``model_info.llmfleet_source`` names an Ollama backend of ``inventory``."""
+    kinds = {b.name: b.kind for b in inventory.backends}
+    return source.startswith("backend:") and kinds.get(source.removeprefix("backend:")) == "ollama"
 
 
 def test_litellm_loads_every_source_and_every_render(roundtrip: dict[str, Any]) -> None:
@@ -138,7 +148,8 @@ def test_deployments_are_equal_except_what_a_finding_names(roundtrip: dict[str, 
             if any(str(d.get("model_info.llmfleet_source", "")).startswith("backend:") for d in served):
                 keys = keys | {"litellm_params.api_base"}  # a server llmfleet deploys has llmfleet's address
             want = sorted(json.dumps(normalised(d, keys, False, ollama_fixed), sort_keys=True) for d in deployments)
-            got = sorted(json.dumps(normalised(d, keys, True, ollama_fixed), sort_keys=True) for d in served)
+            on_ollama = any(on_ollama_backend(inventory, str(d.get("model_info.llmfleet_source", ""))) for d in served)
+            got = sorted(json.dumps(normalised(d, keys, True, ollama_fixed, on_ollama), sort_keys=True) for d in served)
             assert got == want, f"{name}: {model_name}"
         todo = {n for n, ds in ours.items() if "TODO" in n or any("TODO" in str(v) for d in ds for v in d.values())}
         extra = set(ours) - set(theirs) - {public_name(n) for n in theirs} - todo  # a TODO: LiteLLM could not build the source's
