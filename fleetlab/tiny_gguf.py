@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -248,6 +249,37 @@ def _new_writer(
     return writer
 
 
+def _write_tensors(
+    writer: gguf.GGUFWriter,
+    out: Path,
+    token_embd: np.ndarray,
+    layer: Callable[[int], tuple[np.ndarray, ...]],
+    output: np.ndarray,
+) -> Path:
+    """Add the llama tensors every lab model has, in GGUF order, write the file and return ``out``.
+
+    ``layer(i)`` gives block ``i``'s (q, k, v, attention output, ffn gate, ffn up, ffn down) weights; it
+    is called once per block, in order (the random model draws them then). Norms are all ones."""
+    names = ("attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down")
+    writer.add_tensor("token_embd.weight", token_embd)
+    for i in range(N_LAYER):
+        weights = dict(zip(names, layer(i), strict=True))
+        p = f"blk.{i}"
+        writer.add_tensor(f"{p}.attn_norm.weight", np.ones(N_EMBD, dtype=np.float32))
+        for name in names[:4]:
+            writer.add_tensor(f"{p}.{name}.weight", weights[name])
+        writer.add_tensor(f"{p}.ffn_norm.weight", np.ones(N_EMBD, dtype=np.float32))
+        for name in names[4:]:
+            writer.add_tensor(f"{p}.{name}.weight", weights[name])
+    writer.add_tensor("output_norm.weight", np.ones(N_EMBD, dtype=np.float32))
+    writer.add_tensor("output.weight", output)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file(progress=False)
+    writer.close()
+    return out
+
+
 def write_tiny_gguf(
     path: str | Path,
     *,
@@ -328,26 +360,12 @@ def write_tiny_gguf(
 
     writer = _new_writer(out, "llmfleet-tiny-random", tokens, types, merges, chat_template, N_EMBD // N_HEAD, 10000.0)
 
-    writer.add_tensor("token_embd.weight", token_embd)
-    for i in range(N_LAYER):
-        p = f"blk.{i}"
-        writer.add_tensor(f"{p}.attn_norm.weight", np.ones(N_EMBD, dtype=np.float32))
-        writer.add_tensor(f"{p}.attn_q.weight", normal((N_EMBD, N_EMBD), 0.05))
-        writer.add_tensor(f"{p}.attn_k.weight", normal((N_EMBD, N_EMBD), 0.05))
-        writer.add_tensor(f"{p}.attn_v.weight", normal((N_EMBD, N_EMBD), 0.05))
-        writer.add_tensor(f"{p}.attn_output.weight", normal((N_EMBD, N_EMBD), 0.05))
-        writer.add_tensor(f"{p}.ffn_norm.weight", np.ones(N_EMBD, dtype=np.float32))
-        writer.add_tensor(f"{p}.ffn_gate.weight", normal((N_FF, N_EMBD), 0.05))
-        writer.add_tensor(f"{p}.ffn_up.weight", normal((N_FF, N_EMBD), 0.05))
-        writer.add_tensor(f"{p}.ffn_down.weight", normal((N_EMBD, N_FF), 0.05))
-    writer.add_tensor("output_norm.weight", np.ones(N_EMBD, dtype=np.float32))
-    writer.add_tensor("output.weight", output)
+    shapes = [(N_EMBD, N_EMBD)] * 4 + [(N_FF, N_EMBD), (N_FF, N_EMBD), (N_EMBD, N_FF)]
 
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file(progress=False)
-    writer.close()
-    return out
+    def layer(_: int) -> tuple[np.ndarray, ...]:  # drawn in this order: the seed's bytes depend on it
+        return tuple(normal(shape, 0.05) for shape in shapes)
+
+    return _write_tensors(writer, out, token_embd, layer, output)
 
 
 # ----------------------------------------------------------------------------- scripted tool model
@@ -556,26 +574,12 @@ def write_scripted_tools_gguf(path: str | Path, *, seed: int = 0) -> Path:
     assert im_end == tokens.index("<|im_end|>")
     writer = _new_writer(out, "llmfleet-tiny-scripted-tools", tokens, types, merges, QWEN25_TOOLS_TEMPLATE, head_dim, 1e6)
 
-    writer.add_tensor("token_embd.weight", token_embd)
-    for i in range(N_LAYER):
-        p = f"blk.{i}"
-        first = i == 0
-        writer.add_tensor(f"{p}.attn_norm.weight", np.ones(N_EMBD, dtype=np.float32))
-        writer.add_tensor(f"{p}.attn_q.weight", wq if first else zeros)
-        writer.add_tensor(f"{p}.attn_k.weight", wk if first else zeros)
-        writer.add_tensor(f"{p}.attn_v.weight", wv if first else zeros)
-        writer.add_tensor(f"{p}.attn_output.weight", wo if first else zeros)
-        writer.add_tensor(f"{p}.ffn_norm.weight", np.ones(N_EMBD, dtype=np.float32))
-        writer.add_tensor(f"{p}.ffn_gate.weight", np.zeros((N_FF, N_EMBD), dtype=np.float32))
-        writer.add_tensor(f"{p}.ffn_up.weight", np.zeros((N_FF, N_EMBD), dtype=np.float32))
-        writer.add_tensor(f"{p}.ffn_down.weight", np.zeros((N_EMBD, N_FF), dtype=np.float32))
-    writer.add_tensor("output_norm.weight", np.ones(N_EMBD, dtype=np.float32))
-    writer.add_tensor("output.weight", output)
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file(progress=False)
-    writer.close()
-    return out
+    ffn = (
+        np.zeros((N_FF, N_EMBD), dtype=np.float32),
+        np.zeros((N_FF, N_EMBD), dtype=np.float32),
+        np.zeros((N_EMBD, N_FF), dtype=np.float32),
+    )
+    return _write_tensors(writer, out, token_embd, lambda i: ((wq, wk, wv, wo) if i == 0 else (zeros,) * 4) + ffn, output)
 
 
 def main(argv: list[str] | None = None) -> int:
