@@ -78,26 +78,16 @@ _INTERPOLATION = re.compile(r"\$\{[^}]*\}")
 _SPLIT = re.compile(r"[\s\"'=,;\[\]{}()`]+")
 
 
-def _scalars(value: Any) -> Iterator[str]:
+def _scalars(value: Any, *, keys: bool = True) -> Iterator[str]:
+    """Every string in ``value``: mapping keys too unless ``keys`` is false."""
     if isinstance(value, dict):
         for k, v in value.items():
-            yield from _scalars(k)
-            yield from _scalars(v)
+            if keys:
+                yield from _scalars(k)
+            yield from _scalars(v, keys=keys)
     elif isinstance(value, list):
         for v in value:
-            yield from _scalars(v)
-    elif isinstance(value, str):
-        yield value
-
-
-def _scalars_of_values(value: Any) -> Iterator[str]:
-    """Every string value (not key) in ``value``."""
-    if isinstance(value, dict):
-        for v in value.values():
-            yield from _scalars_of_values(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _scalars_of_values(v)
+            yield from _scalars(v, keys=keys)
     elif isinstance(value, str):
         yield value
 
@@ -131,7 +121,7 @@ def _mapping_keys(value: Any) -> Iterator[str]:
 def _check_secrets(f: RenderedFile, parsed: Any, secret_kind: Callable[[str], str | None]) -> Iterator[Problem]:
     reported: set[str] = set()
     # A flow mapping ({"password": "os.environ/X"}) splits into its keys too: only a value can be an example key.
-    keys_only = set(_mapping_keys(parsed)) - set(_scalars_of_values(parsed))
+    keys_only = set(_mapping_keys(parsed)) - set(_scalars(parsed, keys=False))
     for candidate in set(_candidates(f, parsed)):
         kind = secret_kind(candidate)
         if kind == "a public example key" and candidate in keys_only:
